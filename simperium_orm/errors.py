@@ -1,0 +1,142 @@
+"""One exception tree for everything simperium_orm raises.
+
+::
+
+    SimperiumError
+    ├── TransportError            connection refused/reset, DNS, timeouts (no HTTP status)
+    ├── HTTPError                 the service answered with an error status (.status_code, .response)
+    │   ├── BadRequest            400  invalid id, bucket, body or diff
+    │   ├── AuthError             401  bad or missing token / API key (also 403)
+    │   ├── NotFound              404  no such object, version or cv
+    │   │   └── DoesNotExist      a model lookup found nothing (each Model has its own subclass)
+    │   ├── Conflict              409  user exists / duplicate change id
+    │   ├── PreconditionFailed    412  empty change or version mismatch
+    │   ├── TooLarge              413  object over the size limit
+    │   ├── RateLimited           429  slow down (retried automatically first)
+    │   └── ServerError           5xx  (retried automatically first)
+    └── BulkError                 some changes of a bulk write failed (.results, .failed)
+
+`error_for_status` is the only place that maps an HTTP status to a class. Messages never
+contain tokens, API keys or passwords.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
+
+class ResponseLike(Protocol):
+    """The part of a response an error keeps: status, headers and body text."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def text(self) -> str: ...
+
+
+class SimperiumError(Exception):
+    """Root of every error this library raises."""
+
+
+class TransportError(SimperiumError):
+    """The request never got an HTTP answer: connection failure or timeout."""
+
+
+class HTTPError(SimperiumError):
+    """The service answered with an error status."""
+
+    def __init__(
+        self, message: str, *, status_code: int, response: ResponseLike | None = None
+    ) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.response = response
+
+
+class BadRequest(HTTPError):
+    """400: the request was malformed (invalid id, bucket name, body or diff)."""
+
+
+class AuthError(HTTPError):
+    """401/403: the token, API key or password was refused."""
+
+
+class NotFound(HTTPError):
+    """404: no such object, version, user or change version (cv)."""
+
+
+class DoesNotExist(NotFound):
+    """A model lookup found nothing. ``Model.DoesNotExist`` subclasses this per model."""
+
+    def __init__(
+        self, message: str, *, status_code: int = 404, response: ResponseLike | None = None
+    ) -> None:
+        super().__init__(message, status_code=status_code, response=response)
+
+
+class Conflict(HTTPError):
+    """409: the user already exists, or the change id (ccid) was already applied."""
+
+
+class PreconditionFailed(HTTPError):
+    """412: an empty change, or a version-checked delete that lost a race."""
+
+
+class TooLarge(HTTPError):
+    """413: the object is larger than the service accepts."""
+
+
+class RateLimited(HTTPError):
+    """429: too many requests; raised only after the retries ran out."""
+
+
+class ServerError(HTTPError):
+    """5xx: the service failed; raised only after the retries ran out."""
+
+
+class BulkError(SimperiumError):
+    """Some changes of a bulk write failed.
+
+    ``results`` holds every per-change result the server returned (dicts, in request order);
+    ``failed`` holds ``(item, error_code)`` pairs for the changes that were not applied, where
+    ``item`` is what the caller passed (a model instance or a change dict).
+    """
+
+    def __init__(
+        self, message: str, *, results: Sequence[Mapping[str, Any]], failed: Sequence[Any]
+    ) -> None:
+        super().__init__(message)
+        self.results = list(results)
+        self.failed = list(failed)
+
+
+_BY_STATUS: dict[int, type[HTTPError]] = {
+    400: BadRequest,
+    401: AuthError,
+    403: AuthError,
+    404: NotFound,
+    409: Conflict,
+    412: PreconditionFailed,
+    413: TooLarge,
+    429: RateLimited,
+}
+
+
+def error_class_for_status(status_code: int) -> type[HTTPError]:
+    """The exception class for an HTTP error status (the one mapping in the library)."""
+    if status_code >= 500:
+        return ServerError
+    return _BY_STATUS.get(status_code, HTTPError)
+
+
+def error_for_status(
+    status_code: int, message: str, response: ResponseLike | None = None
+) -> HTTPError:
+    """Build the typed exception for an HTTP error status."""
+    cls = error_class_for_status(status_code)
+    return cls(f"{status_code}: {message}", status_code=status_code, response=response)
+
+
+MAPPED_ERRORS: tuple[type[HTTPError], ...] = (*dict.fromkeys(_BY_STATUS.values()), ServerError)
