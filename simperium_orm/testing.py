@@ -1,0 +1,1 @@
+"""Test helpers: a local Simperium server in a thread, and the pytest plugin."""
