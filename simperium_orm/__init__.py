@@ -1,5 +1,7 @@
 """simperium_orm: Pydantic models, querysets and change signals for Simperium."""
 
+from simperium_orm.client import Client, connect, default_client, disconnect
+from simperium_orm.core import Auth
 from simperium_orm.errors import (
     AuthError,
     BadRequest,
@@ -7,9 +9,13 @@ from simperium_orm.errors import (
     Conflict,
     DoesNotExist,
     HTTPError,
+    InvalidIdentifier,
+    NotConnected,
     NotFound,
     PreconditionFailed,
+    ProtocolError,
     RateLimited,
+    RequestTimeout,
     ServerError,
     SimperiumError,
     TooLarge,
@@ -19,17 +25,26 @@ from simperium_orm.errors import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "Auth",
     "AuthError",
     "BadRequest",
     "BulkError",
+    "Client",
     "Conflict",
     "DoesNotExist",
     "HTTPError",
+    "InvalidIdentifier",
+    "NotConnected",
     "NotFound",
     "PreconditionFailed",
+    "ProtocolError",
     "RateLimited",
+    "RequestTimeout",
     "ServerError",
     "SimperiumError",
     "TooLarge",
     "TransportError",
+    "connect",
+    "default_client",
+    "disconnect",
 ]

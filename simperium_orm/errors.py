@@ -4,7 +4,10 @@
 
     SimperiumError
     ├── TransportError            connection refused/reset, DNS, timeouts (no HTTP status)
-    ├── HTTPError                 the service answered with an error status (.status_code, .response)
+    │   └── RequestTimeout        no answer within the timeout
+    ├── InvalidIdentifier         an id, bucket name or app id the service would refuse (ValueError)
+    ├── ProtocolError             the service answered something unreadable (not JSON, bad shape)
+    ├── HTTPError                 an error status answered (.status_code, .response)
     │   ├── BadRequest            400  invalid id, bucket, body or diff
     │   ├── AuthError             401  bad or missing token / API key (also 403)
     │   ├── NotFound              404  no such object, version or cv
@@ -14,6 +17,7 @@
     │   ├── TooLarge              413  object over the size limit
     │   ├── RateLimited           429  slow down (retried automatically first)
     │   └── ServerError           5xx  (retried automatically first)
+    ├── NotConnected              no client given and none set with connect()
     └── BulkError                 some changes of a bulk write failed (.results, .failed)
 
 `error_for_status` is the only place that maps an HTTP status to a class. Messages never
@@ -42,6 +46,22 @@ class SimperiumError(Exception):
 
 class TransportError(SimperiumError):
     """The request never got an HTTP answer: connection failure or timeout."""
+
+
+class RequestTimeout(TransportError):
+    """No answer arrived within the timeout."""
+
+
+class InvalidIdentifier(SimperiumError, ValueError):
+    """An object id, bucket name or app id that Simperium would refuse; nothing was sent."""
+
+
+class NotConnected(SimperiumError):
+    """No client was given and no default was set with ``simperium_orm.connect()``."""
+
+
+class ProtocolError(SimperiumError):
+    """The service answered, but not in a shape this library understands."""
 
 
 class HTTPError(SimperiumError):

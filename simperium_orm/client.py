@@ -1,0 +1,153 @@
+"""``Client``: one app's credentials and connection pool; ``connect()`` sets the default."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from simperium_orm.bucket import Bucket, check_app_id, new_clientid
+from simperium_orm.core import Auth
+from simperium_orm.errors import NotConnected
+from simperium_orm.transport import (
+    DEFAULT_API_URL,
+    DEFAULT_AUTH_URL,
+    DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT,
+    Transport,
+    resolve_base_url,
+)
+
+__all__ = ["Client", "connect", "default_client", "disconnect"]
+
+
+class Client:
+    """Talks to one Simperium app as one user (or as admin), over one pooled session.
+
+    ``token`` is a user's access token, or the app's admin key (then ``userid`` acts as that
+    user). ``api_url``/``auth_url`` default to the environment (``SIMPERIUM_API_URL``,
+    ``SIMPERIUM_APIHOST``, ...) and then to Simperium's hosts. Safe to share across threads.
+    Each client has its own ``clientid`` unless one is passed; the change listener uses it to
+    tell this client's own writes from remote ones.
+    """
+
+    def __init__(
+        self,
+        app_id: str,
+        token: str,
+        *,
+        api_url: str | None = None,
+        auth_url: str | None = None,
+        userid: str | None = None,
+        clientid: str | None = None,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        transport: Transport | None = None,
+    ) -> None:
+        self.app_id = check_app_id(app_id)
+        self._token = token
+        self.api_url = resolve_base_url(
+            api_url,
+            url_env="SIMPERIUM_API_URL",
+            host_env="SIMPERIUM_APIHOST",
+            default=DEFAULT_API_URL,
+        )
+        self.auth_url = resolve_base_url(
+            auth_url,
+            url_env="SIMPERIUM_AUTH_URL",
+            host_env="SIMPERIUM_AUTHHOST",
+            default=DEFAULT_AUTH_URL,
+        )
+        self.userid = userid
+        self.clientid = clientid or new_clientid()
+        self.transport = transport or Transport(timeout=timeout, retries=retries)
+        self._buckets: dict[str, Bucket] = {}
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        user = f" userid={self.userid!r}" if self.userid else ""
+        return f"<Client app={self.app_id!r} url={self.api_url!r}{user} clientid={self.clientid!r}>"
+
+    @property
+    def timeout(self) -> float | None:
+        return self.transport.timeout
+
+    @property
+    def retries(self) -> int:
+        return self.transport.retries
+
+    def bucket(self, name: str) -> Bucket:
+        """The :class:`~simperium_orm.core.Bucket` called ``name`` (cached per client)."""
+        key = name.lower()
+        with self._lock:
+            bucket = self._buckets.get(key)
+            if bucket is None:
+                bucket = Bucket(
+                    self.app_id,
+                    self._token,
+                    name,
+                    userid=self.userid,
+                    clientid=self.clientid,
+                    api_url=self.api_url,
+                    transport=self.transport,
+                )
+                self._buckets[key] = bucket
+            return bucket
+
+    def as_user(self, userid: str) -> Client:
+        """The same credentials (an admin key) acting as ``userid``; shares the pool."""
+        return Client(
+            self.app_id,
+            self._token,
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            userid=userid,
+            transport=self.transport,
+        )
+
+    def auth(self, api_key: str) -> Auth:
+        """An :class:`~simperium_orm.core.Auth` for this app's auth host."""
+        return Auth(self.app_id, api_key, auth_url=self.auth_url, transport=self.transport)
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.transport.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_default: Client | None = None
+_default_lock = threading.Lock()
+
+
+def connect(client: Client | None = None, **client_kwargs: Any) -> Client:
+    """Set the process-wide default client (given, or built from ``Client`` arguments)."""
+    global _default
+    if client is None:
+        client = Client(**client_kwargs)
+    elif client_kwargs:
+        raise TypeError("pass either a Client or Client arguments, not both")
+    with _default_lock:
+        _default = client
+    return client
+
+
+def default_client() -> Client:
+    """The client set by :func:`connect`; :class:`NotConnected` when there is none."""
+    client = _default
+    if client is None:
+        raise NotConnected(
+            "no Simperium client: call simperium_orm.connect(app_id=..., token=...) "
+            "or pass one with Model.objects.using(client)"
+        )
+    return client
+
+
+def disconnect() -> None:
+    """Forget the default client (it is not closed)."""
+    global _default
+    with _default_lock:
+        _default = None

@@ -1,0 +1,255 @@
+"""HTTP transport: one pooled keep-alive session, base URLs, timeouts and retries.
+
+This is the only module that imports ``requests``; every ``requests`` exception is turned into a
+:class:`~simperium_orm.errors.TransportError` here, and every error status into the typed
+exception chosen by :func:`~simperium_orm.errors.error_for_status`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from requests.adapters import HTTPAdapter
+
+from simperium_orm.errors import ProtocolError, RequestTimeout, TransportError, error_for_status
+
+DEFAULT_API_URL = "https://api.simperium.com"
+DEFAULT_AUTH_URL = "https://auth.simperium.com"
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_RETRIES = 3
+CONNECT_TIMEOUT = 10.0
+
+# Statuses worth another attempt: rate limiting and gateway/overload failures. A plain 500 is
+# retried only when repeating the request is harmless (reads, or writes carrying a ccid).
+_RETRY_ALWAYS = frozenset({429, 502, 503, 504})
+_RETRY_IF_SAFE = frozenset({500})
+_MAX_RETRY_AFTER = 30.0
+_USER_AGENT = "simperium-orm/0.1"
+
+
+def resolve_base_url(
+    explicit: str | None,
+    *,
+    url_env: str,
+    host_env: str,
+    default: str,
+    host: str | None = None,
+    scheme: str | None = None,
+) -> str:
+    """Pick a base URL: argument, then ``host``/``scheme``, then environment, then default.
+
+    A bare ``host[:port]`` means https unless ``scheme`` says otherwise; a value that already
+    carries a scheme (``http://127.0.0.1:8000``) is used as is.
+    """
+    for candidate in (explicit, host, os.environ.get(url_env), os.environ.get(host_env)):
+        if candidate:
+            return _normalise(candidate, scheme)
+    return default
+
+
+def _normalise(value: str, scheme: str | None) -> str:
+    value = value.strip().rstrip("/")
+    if "://" not in value:
+        value = f"{scheme or 'https'}://{value}"
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"not an http(s) URL or host: {value!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Response:
+    """What the library keeps of an HTTP response: status, headers and body."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    content: bytes
+    url: str = ""
+    #: True when an earlier attempt of the same write may have been applied already.
+    retried: bool = False
+
+    @property
+    def text(self) -> str:
+        return self.content.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; :class:`ProtocolError` when it is not JSON."""
+        try:
+            return json.loads(self.content)
+        except ValueError as exc:
+            raise ProtocolError(f"expected JSON from {self.url}, got {self.text[:80]!r}") from exc
+
+    def header(self, name: str) -> str | None:
+        """A header's value, case-insensitively."""
+        lowered = name.lower()
+        for key, value in self.headers.items():
+            if key.lower() == lowered:
+                return value
+        return None
+
+
+def error_message(response: Response) -> str:
+    """A short human message from an error response (JSON ``message`` or the text)."""
+    text = response.text.strip()
+    try:
+        body = json.loads(text) if text else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        for key in ("message", "error_description", "error"):
+            if isinstance(body.get(key), str):
+                return str(body[key])
+    return text[:200] or "no details"
+
+
+class Transport:
+    """A thread-safe HTTP client with connection pooling, timeouts and jittered retries.
+
+    ``retries`` is how many extra attempts a failed request gets (connection errors, 429, 5xx).
+    ``timeout`` is the per-attempt read timeout in seconds for ordinary calls; long-polls pass
+    their own. ``sleep`` is injectable so tests can run the backoff without waiting.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout: float | None = DEFAULT_TIMEOUT,
+        retries: int = DEFAULT_RETRIES,
+        backoff: float = 0.2,
+        max_backoff: float = 5.0,
+        pool_size: int = 32,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        if retries < 0:
+            raise ValueError("retries must be >= 0")
+        if timeout is not None and timeout <= 0:
+            raise ValueError("timeout must be positive or None")
+        self.timeout = timeout
+        self.retries = retries
+        self.backoff = backoff
+        self.max_backoff = max_backoff
+        self._sleep = sleep
+        self._session = requests.Session()
+        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._session.mount("http://", adapter)
+        self._session.mount("https://", adapter)
+        self._session.headers["User-Agent"] = _USER_AGENT
+        self._closed = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"<Transport timeout={self.timeout} retries={self.retries}>"
+
+    def close(self) -> None:
+        """Close pooled connections; the transport is unusable afterwards."""
+        self._closed.set()
+        self._session.close()
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        json_body: Any = None,
+        form: Mapping[str, str] | None = None,
+        timeout: float | str | None = "default",
+        safe_to_retry: bool = True,
+        raise_for_status: bool = True,
+    ) -> Response:
+        """Send one logical request, retrying as the policy allows; return or raise.
+
+        ``safe_to_retry`` says whether repeating the request cannot apply it twice (reads, and
+        writes that carry a ccid). Unsafe requests are retried only when the connection could
+        not be made at all. ``timeout="default"`` uses the transport's timeout; ``None`` waits
+        for as long as the server holds the request (long-polls).
+        """
+        read_timeout = self.timeout if timeout == "default" else timeout
+        assert read_timeout is None or isinstance(read_timeout, (int, float))
+        body: bytes | None = None
+        send_headers = dict(headers or {})
+        if json_body is not None:
+            body = json.dumps(json_body, separators=(",", ":")).encode()
+            send_headers["Content-Type"] = "application/json"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        attempt = 0
+        while True:
+            retried = attempt > 0
+            try:
+                raw = self._session.request(
+                    method,
+                    url,
+                    params=query,
+                    data=body if form is None else dict(form),
+                    headers=send_headers,
+                    timeout=(CONNECT_TIMEOUT, read_timeout),
+                    allow_redirects=False,
+                )
+            except requests.exceptions.ConnectionError as exc:
+                never_sent = _never_sent(exc)
+                if attempt < self.retries and (safe_to_retry or never_sent):
+                    self._backoff(attempt, None)
+                    attempt += 1
+                    continue
+                raise TransportError(f"{method} {_strip_query(url)}: cannot connect") from None
+            except requests.exceptions.Timeout:
+                if attempt < self.retries and safe_to_retry and read_timeout == self.timeout:
+                    self._backoff(attempt, None)
+                    attempt += 1
+                    continue
+                raise RequestTimeout(f"{method} {_strip_query(url)}: timed out") from None
+            except requests.exceptions.RequestException as exc:
+                raise TransportError(
+                    f"{method} {_strip_query(url)}: {type(exc).__name__}"
+                ) from None
+            response = Response(
+                status_code=raw.status_code,
+                headers=dict(raw.headers),
+                content=raw.content,
+                url=_strip_query(url),
+                retried=retried,
+            )
+            status = response.status_code
+            retryable = status in _RETRY_ALWAYS or (status in _RETRY_IF_SAFE and safe_to_retry)
+            if retryable and attempt < self.retries:
+                self._backoff(attempt, response.header("Retry-After"))
+                attempt += 1
+                continue
+            if raise_for_status and status >= 400:
+                raise error_for_status(status, error_message(response), response)
+            return response
+
+    def _backoff(self, attempt: int, retry_after: str | None) -> None:
+        delay = random.uniform(0, min(self.max_backoff, self.backoff * (2**attempt)))
+        if retry_after:
+            with contextlib.suppress(ValueError):
+                delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
+        self._sleep(delay)
+
+
+def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
+    """True when the failure happened before any byte of the request reached a server."""
+    text = repr(exc)
+    return any(
+        marker in text
+        for marker in (
+            "NewConnectionError",
+            "ConnectionRefused",
+            "NameResolution",
+            "ConnectTimeout",
+        )
+    )
+
+
+def _strip_query(url: str) -> str:
+    return url.split("?", 1)[0]
