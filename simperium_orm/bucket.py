@@ -309,11 +309,17 @@ class Bucket:
         timeout: float | None = None,
         skip_clientids: Iterable[str] = (),
         batch: int | None = None,
+        *,
+        wait: bool = True,
     ) -> list[JSONDict]:
-        """Every user's changes after ``cv`` (admin key only); ids come as ``userid/key``."""
+        """Every user's changes after ``cv`` (admin key only); ids come as ``userid/key``.
+
+        Waits like :meth:`changes`; ``wait=False`` returns pending changes (or ``[]``) at once.
+        """
         params = {
             "clientid": self.clientid,
             "cv": cv,
+            "wait": None if wait else "0",
             "skip_clientid": list(skip_clientids) or None,
             "batch": str(batch if batch is not None else self.BATCH_DEFAULT_SIZE),
             "username": "1" if username else None,
