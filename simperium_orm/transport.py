@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import random
+import socket
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -20,6 +21,7 @@ from urllib.parse import urlsplit
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from simperium_orm.errors import ProtocolError, RequestTimeout, TransportError, error_for_status
 
@@ -140,7 +142,10 @@ class Transport:
         self.max_backoff = max_backoff
         self._sleep = sleep
         self._session = requests.Session()
-        adapter = HTTPAdapter(pool_connections=4, pool_maxsize=pool_size, max_retries=0)
+        self._in_flight = _InFlight()
+        adapter = _TrackingAdapter(
+            self._in_flight, pool_connections=4, pool_maxsize=pool_size, max_retries=0
+        )
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = _USER_AGENT
@@ -153,6 +158,13 @@ class Transport:
         """Close pooled connections; the transport is unusable afterwards."""
         self._closed.set()
         self._session.close()
+
+    def abort(self) -> None:
+        """Interrupt every request in flight (they raise :class:`TransportError`).
+
+        Used to stop a long-poll at once instead of waiting for its timeout.
+        """
+        self._in_flight.shutdown_all()
 
     def request(
         self,
@@ -235,6 +247,60 @@ class Transport:
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
         self._sleep(delay)
+
+
+class _InFlight:
+    """The connections currently checked out of the pool, so they can be shut down."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._conns: set[Any] = set()
+
+    def add(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.add(conn)
+
+    def discard(self, conn: Any) -> None:
+        with self._lock:
+            self._conns.discard(conn)
+
+    def shutdown_all(self) -> None:
+        with self._lock:
+            conns = list(self._conns)
+        for conn in conns:
+            sock = getattr(conn, "sock", None)
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+def _tracking_pool(base: type[HTTPConnectionPool], in_flight: _InFlight) -> type[Any]:
+    class TrackingPool(base):  # type: ignore[valid-type,misc]
+        def _get_conn(self, timeout: float | None = None) -> Any:
+            conn = super()._get_conn(timeout)
+            in_flight.add(conn)
+            return conn
+
+        def _put_conn(self, conn: Any) -> None:
+            in_flight.discard(conn)
+            super()._put_conn(conn)
+
+    return TrackingPool
+
+
+class _TrackingAdapter(HTTPAdapter):
+    """An adapter whose pools report checked-out connections to an :class:`_InFlight`."""
+
+    def __init__(self, in_flight: _InFlight, **kwargs: Any) -> None:
+        self._tracked = in_flight
+        super().__init__(**kwargs)
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            "http": _tracking_pool(HTTPConnectionPool, self._tracked),
+            "https": _tracking_pool(HTTPSConnectionPool, self._tracked),
+        }
 
 
 def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:

@@ -207,3 +207,39 @@ def test_connect_sets_the_default_client() -> None:
     client = so.connect(app_id="app", token="t")
     assert so.default_client() is client
     so.disconnect()
+
+
+def test_abort_interrupts_a_request_in_flight() -> None:
+    import socket
+    import threading
+    import time
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    port = listener.getsockname()[1]
+    accepted: list[socket.socket] = []
+    threading.Thread(target=lambda: accepted.append(listener.accept()[0]), daemon=True).start()
+    transport = Transport(retries=0)
+    outcome: list[BaseException] = []
+
+    def call() -> None:
+        try:
+            transport.request("GET", f"http://127.0.0.1:{port}/changes", timeout=None)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=call)
+    started = time.monotonic()
+    worker.start()
+    while not accepted and time.monotonic() - started < 5:
+        time.sleep(0.01)
+    time.sleep(0.05)
+    transport.abort()
+    worker.join(5)
+    assert not worker.is_alive()
+    assert isinstance(outcome[0], so.TransportError)
+    assert time.monotonic() - started < 5
+    listener.close()
+    for conn in accepted:
+        conn.close()
