@@ -104,6 +104,18 @@ class Client:
             transport=self.transport,
         )
 
+    def with_transport(self, transport: Transport) -> Client:
+        """The same credentials and clientid over another transport (its own pool)."""
+        return Client(
+            self.app_id,
+            self._token,
+            api_url=self.api_url,
+            auth_url=self.auth_url,
+            userid=self.userid,
+            clientid=self.clientid,
+            transport=transport,
+        )
+
     def auth(self, api_key: str) -> Auth:
         """An :class:`~simperium_orm.core.Auth` for this app's auth host."""
         return Auth(self.app_id, api_key, auth_url=self.auth_url, transport=self.transport)
