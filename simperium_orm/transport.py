@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import random
 import socket
@@ -37,6 +38,10 @@ _RETRY_ALWAYS = frozenset({429, 502, 503, 504})
 _RETRY_IF_SAFE = frozenset({500})
 _MAX_RETRY_AFTER = 30.0
 _USER_AGENT = "simperium-orm/0.1"
+
+#: One DEBUG line per HTTP attempt: method, path, query, status, time. Never headers or bodies,
+#: which carry the tokens and keys.
+log = logging.getLogger("simperium_orm.http")
 
 
 def resolve_base_url(
@@ -197,6 +202,7 @@ class Transport:
         attempt = 0
         while True:
             retried = attempt > 0
+            started = time.perf_counter()
             try:
                 raw = self._session.request(
                     method,
@@ -232,6 +238,17 @@ class Transport:
                 retried=retried,
             )
             status = response.status_code
+            if log.isEnabledFor(logging.DEBUG):
+                log.debug(
+                    "%s %s%s -> %d (%.1f ms)%s",
+                    method,
+                    urlsplit(url).path,
+                    _loggable_query(query),
+                    status,
+                    (time.perf_counter() - started) * 1000,
+                    " retry" if retried else "",
+                    extra={"method": method, "path": urlsplit(url).path, "status": status},
+                )
             retryable = status in _RETRY_ALWAYS or (status in _RETRY_IF_SAFE and safe_to_retry)
             if retryable and attempt < self.retries:
                 self._backoff(attempt, response.header("Retry-After"))
@@ -315,6 +332,11 @@ def _never_sent(exc: requests.exceptions.ConnectionError) -> bool:
             "ConnectTimeout",
         )
     )
+
+
+def _loggable_query(query: Mapping[str, Any]) -> str:
+    shown = {k: v for k, v in query.items() if k in ("cv", "mark", "limit", "since", "data", "v")}
+    return ("?" + "&".join(f"{k}={v}" for k, v in shown.items())) if shown else ""
 
 
 def _strip_query(url: str) -> str:

@@ -243,3 +243,14 @@ def test_abort_interrupts_a_request_in_flight() -> None:
     listener.close()
     for conn in accepted:
         conn.close()
+
+
+@responses.activate
+def test_debug_log_has_method_path_status_but_no_secrets(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    responses.get(f"{API}/todo/i/t1", json={}, headers={"X-Simperium-Version": "1"})
+    caplog.set_level(logging.DEBUG, logger="simperium_orm.http")
+    Bucket("myapp", "secret-token", "todo").fetch("t1")
+    assert "GET /1/myapp/todo/i/t1 -> 200" in caplog.text
+    assert "secret-token" not in caplog.text
