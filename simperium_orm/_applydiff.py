@@ -9,18 +9,12 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from . import _textdiff as _td
-from .errors import SimperiumError
+from .errors import InvalidDiff
 
 OP_CODES: Final = frozenset({"+", "-", "r", "I", "O", "L", "dL", "d"})
 _INDEX = re.compile("[0-9]+")
 _TARGET_KIND: Final = {"O": "dict", "L": "list", "dL": "list", "d": "str", "I": "number"}
 
-
-class InvalidDiff(SimperiumError, ValueError):
-    """A diff that is malformed or cannot apply to the value it is applied to."""
-
-
-InvalidDiff.__module__ = "simperium_orm.jsondiff"
 
 
 class _Missing:

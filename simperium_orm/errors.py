@@ -5,7 +5,8 @@
     SimperiumError
     ├── TransportError            connection refused/reset, DNS, timeouts (no HTTP status)
     │   └── RequestTimeout        no answer within the timeout
-    ├── InvalidIdentifier         an id, bucket name or app id the service would refuse (ValueError)
+    ├── InvalidIdentifier         an id, bucket or app name the service would refuse (ValueError)
+    ├── InvalidDiff               a jsondiff that is malformed or does not apply (ValueError)
     ├── ProtocolError             the service answered something unreadable (not JSON, bad shape)
     ├── HTTPError                 an error status answered (.status_code, .response)
     │   ├── BadRequest            400  invalid id, bucket, body or diff
@@ -54,6 +55,10 @@ class RequestTimeout(TransportError):
 
 class InvalidIdentifier(SimperiumError, ValueError):
     """An object id, bucket name or app id that Simperium would refuse; nothing was sent."""
+
+
+class InvalidDiff(SimperiumError, ValueError):
+    """A jsondiff that is malformed or cannot apply to the value it is applied to."""
 
 
 class NotConnected(SimperiumError):

@@ -25,7 +25,8 @@ from typing import Any
 
 from . import _applydiff as _ad
 from . import _textdiff as _td
-from ._applydiff import MISSING, InvalidDiff, json_equal
+from ._applydiff import MISSING, json_equal
+from .errors import InvalidDiff
 
 __all__ = [
     "MISSING",
