@@ -16,7 +16,6 @@ _INDEX = re.compile("[0-9]+")
 _TARGET_KIND: Final = {"O": "dict", "L": "list", "dL": "list", "d": "str", "I": "number"}
 
 
-
 class _Missing:
     """Type of :data:`MISSING`, a singleton."""
 
