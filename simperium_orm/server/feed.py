@@ -1,0 +1,67 @@
+"""Long-poll wake-ups: one asyncio event per watched change log, set when it grows."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Hashable, Iterable
+
+
+class Feed:
+    """Lets waiting ``/changes`` and ``/all`` requests sleep until their log grows.
+
+    Keys name logs: ``("user", userid, bucket)`` for one user's bucket, ``("bucket", bucket)``
+    for every user's. A writer calls :meth:`notify` with the keys of the logs it appended to;
+    everyone waiting on them wakes at once. Used only from the event loop's thread.
+    """
+
+    def __init__(self) -> None:
+        self._events: dict[Hashable, asyncio.Event] = {}
+        self._waiting: dict[Hashable, int] = {}
+        self.closed = False
+
+    def event(self, key: Hashable) -> asyncio.Event:
+        """The event the next write to ``key`` sets; take it *before* reading the log."""
+        event = self._events.get(key)
+        if event is None:
+            event = self._events[key] = asyncio.Event()
+            if self.closed:
+                event.set()
+        return event
+
+    async def wait(self, key: Hashable, event: asyncio.Event, timeout: float) -> bool:
+        """Sleep until ``event`` is set or ``timeout`` passes; True if it was set."""
+        if self.closed:
+            return False
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        try:
+            await asyncio.wait_for(event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        finally:
+            left = self._waiting[key] - 1
+            if left:
+                self._waiting[key] = left
+            else:
+                del self._waiting[key]
+                if self._events.get(key) is event and not event.is_set():
+                    del self._events[key]  # nobody is watching this log any more
+        return not self.closed
+
+    def notify(self, keys: Iterable[Hashable]) -> None:
+        """Wake every request waiting on one of ``keys``."""
+        for key in keys:
+            event = self._events.pop(key, None)
+            if event is not None:
+                event.set()
+
+    def close(self) -> None:
+        """Wake every waiter for good (server shutdown): they answer ``[]`` at once."""
+        self.closed = True
+        for event in self._events.values():
+            event.set()
+        self._events.clear()
+
+    @property
+    def waiting(self) -> int:
+        """How many requests are sleeping now."""
+        return sum(self._waiting.values())
