@@ -1,0 +1,122 @@
+"""The ``simperium-orm`` command (also ``python -m simperium_orm``).
+
+One function per subcommand (``cmd_<name>``) and one parser builder; ``main`` dispatches.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable, Sequence
+
+__all__ = ["build_parser", "main"]
+
+Command = Callable[[argparse.Namespace], int]
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    """Run the local Simperium server in the foreground until Ctrl-C or SIGTERM."""
+    try:
+        from simperium_orm.server.config import ServerConfig
+        from simperium_orm.server.runner import serve
+    except ImportError as exc:
+        print(
+            f"the server needs starlette and uvicorn ({exc.name} is missing): "
+            "pip install 'simperium-orm[server]'",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        config = ServerConfig(
+            app_id=args.app_id,
+            api_key=args.api_key,
+            admin_key=args.admin_key,
+            db=args.db,
+            long_poll_timeout=args.long_poll_timeout,
+            max_object_size=args.max_object_size,
+        )
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+
+    def announce(url: str) -> None:
+        print(f"Simperium server listening on {url}", flush=True)
+
+    try:
+        serve(
+            config,
+            args.host,
+            args.port,
+            announce,
+            log_level=args.log_level,
+            access_log=args.log_level in ("info", "debug"),
+        )
+    except OSError as exc:
+        print(
+            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
+            file=sys.stderr,
+        )
+        return 1
+    except KeyboardInterrupt:  # Ctrl-C before the server installed its handlers
+        pass
+    return 0
+
+
+def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser(
+        "serve",
+        help="run a local Simperium-compatible server",
+        description="Serve the Simperium auth and data endpoints on one port, stored in SQLite.",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8000, help="port; 0 picks a free one (8000)")
+    serve.add_argument(
+        "--db",
+        default="simperium.sqlite3",
+        help="SQLite database file (default ./simperium.sqlite3); :memory: keeps nothing",
+    )
+    serve.add_argument("--app-id", default="demo", help="the app id clients use (demo)")
+    serve.add_argument("--api-key", default="demo-api-key", help="the app's API key")
+    serve.add_argument("--admin-key", default="demo-admin-key", help="the app's admin key")
+    serve.add_argument(
+        "--long-poll-timeout",
+        type=float,
+        default=30.0,
+        metavar="SECONDS",
+        help="how long GET /changes and /all wait for a change before answering [] (30)",
+    )
+    serve.add_argument(
+        "--max-object-size",
+        type=int,
+        default=4 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest object accepted, as compact JSON (4 MiB); larger ones get 413",
+    )
+    serve.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="warning",
+        help="stderr logging; info and debug also log each request (default warning)",
+    )
+    serve.set_defaults(command=cmd_serve)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="simperium-orm", description="Tools for apps built on Simperium."
+    )
+    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
+    _add_serve(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    command: Command | None = getattr(args, "command", None)
+    if command is None:
+        parser.print_help()
+        return 2
+    return command(args)
