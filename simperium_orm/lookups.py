@@ -1,0 +1,432 @@
+"""Field lookups and ``Q`` objects, compiled into predicates over model objects (pure, no I/O).
+
+``title__startswith="m"`` names a field path (``title``, or ``meta__color`` into a dict or a
+nested model) and a lookup (``exact`` when omitted). Everything that can be checked without
+data is checked when the lookup is compiled, so a typo fails at ``filter()`` time with a
+message naming the field. Simperium has no server-side query: these predicates run in the
+client over the objects of each index page.
+"""
+
+from __future__ import annotations
+
+import functools
+import operator
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
+from dataclasses import dataclass, field
+from typing import Any
+
+import typing_extensions
+from pydantic import BaseModel, TypeAdapter, ValidationError
+
+from simperium_orm.errors import SimperiumError
+
+__all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q", "compile_q"]
+
+_PSEUDO = {"id": str | None, "version": int | None}  # outside the schema, still filterable
+
+Predicate = Callable[[Any], bool]
+
+
+class InvalidLookup(SimperiumError, ValueError):
+    """A filter, exclude, order_by or values argument that cannot apply to the model."""
+
+
+class _Missing:
+    """A key absent from a dict (or a path that leads nowhere); lookups treat it as None."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+
+MISSING: Any = _Missing()
+
+
+class Q:
+    """A condition built from lookups, combined with ``&``, ``|`` and ``~``.
+
+    ``Q(done=False, title__startswith="m")`` is the AND of its lookups; ``Q(a) | Q(b)`` the OR.
+    """
+
+    __slots__ = ("children", "connector", "negated")
+
+    def __init__(self, *args: Q, **lookups: Any) -> None:
+        for arg in args:
+            if not isinstance(arg, Q):
+                raise TypeError(f"positional filter arguments must be Q objects, not {arg!r}")
+        self.children: tuple[Q | tuple[str, Any], ...] = (*args, *lookups.items())
+        self.connector = "AND"
+        self.negated = False
+
+    @classmethod
+    def _combine(
+        cls, connector: str, children: Iterable[Q | tuple[str, Any]], negated: bool = False
+    ) -> Q:
+        q = cls()
+        q.children, q.connector, q.negated = tuple(children), connector, negated
+        return q
+
+    def __and__(self, other: Q) -> Q:
+        if not isinstance(other, Q):
+            return NotImplemented
+        return Q._combine("AND", (self, other))
+
+    def __or__(self, other: Q) -> Q:
+        if not isinstance(other, Q):
+            return NotImplemented
+        return Q._combine("OR", (self, other))
+
+    def __invert__(self) -> Q:
+        return Q._combine(self.connector, self.children, not self.negated)
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Q):
+            return NotImplemented
+        return (self.children, self.connector, self.negated) == (
+            other.children,
+            other.connector,
+            other.negated,
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        parts = [repr(c) if isinstance(c, Q) else f"{c[0]}={c[1]!r}" for c in self.children]
+        inner = f" {self.connector} ".join(parts) if len(parts) > 1 else "".join(parts)
+        return f"~Q({inner})" if self.negated else f"Q({inner})"
+
+
+@dataclass(frozen=True)
+class FieldPath:
+    """A resolved ``a__b`` path: how to read it from an object and what type it holds."""
+
+    label: str
+    steps: tuple[str, ...]
+    annotation: Any  # None when the type is not known (inside an untyped dict)
+
+    def get(self, obj: Any) -> Any:
+        """The value at this path in a model object; MISSING where the path leads nowhere."""
+        value = getattr(obj, self.steps[0])
+        for step in self.steps[1:]:
+            if isinstance(value, BaseModel):
+                value = (
+                    getattr(value, step, MISSING) if step in type(value).model_fields else MISSING
+                )
+            elif isinstance(value, Mapping):
+                value = value.get(step, MISSING)
+            else:
+                return MISSING
+        return value
+
+
+def resolve_path(model: type[BaseModel], parts: list[str], context: str) -> FieldPath:
+    """Resolve field path segments against ``model``; :class:`InvalidLookup` when impossible."""
+    first, label = parts[0], "__".join(parts)
+    if first in _PSEUDO:
+        if len(parts) > 1:
+            raise InvalidLookup(f"{context}: {first!r} has nothing inside it to look up")
+        return FieldPath(first, (first,), _PSEUDO[first])
+    name = _field_name(model, first)
+    if name is None:
+        fields = ", ".join([*sorted(model.model_fields), "id", "version"])
+        raise InvalidLookup(
+            f"{context}: {model.__name__} has no field {first!r} (fields: {fields})"
+        )
+    annotation = model.model_fields[name].annotation
+    steps = [name]
+    for part in parts[1:]:
+        kinds = kinds_of(annotation)
+        if kinds.any_of(UNKNOWN, MAP):
+            steps.append(part)
+            annotation = inner_annotation(annotation, part)
+            continue
+        nested = [t for t in kinds.models if _field_name(t, part) is not None]
+        if not nested:
+            where = "__".join(parts[: len(steps)])
+            shown = getattr(annotation, "__name__", None) or repr(annotation)
+            raise InvalidLookup(
+                f"{context}: cannot look up {part!r} inside {where!r} ({shown}); "
+                f"{part!r} is neither a field of it nor a lookup ({', '.join(sorted(LOOKUPS))})"
+            )
+        name = _field_name(nested[0], part)
+        assert name is not None
+        steps.append(name)
+        annotation = nested[0].model_fields[name].annotation
+    return FieldPath(label, tuple(steps), annotation)
+
+
+def _field_name(model: type[BaseModel], key: str) -> str | None:
+    if key in model.model_fields:
+        return key
+    for name, info in model.model_fields.items():
+        if info.alias == key:
+            return name
+    return None
+
+
+def split_lookup(key: str) -> tuple[list[str], str]:
+    """``"a__b__gt"`` -> (["a", "b"], "gt"); a path without a lookup means ``exact``."""
+    parts = key.split("__")
+    if any(not p for p in parts):
+        raise InvalidLookup(f"{key!r}: empty segment in the lookup")
+    if len(parts) > 1 and parts[-1] in LOOKUPS:
+        return parts[:-1], parts[-1]
+    return parts, "exact"
+
+
+def compile_q(model: type[BaseModel], q: Q) -> Predicate:
+    """The predicate that tests an object of ``model`` against ``q``."""
+    preds = [
+        compile_q(model, child) if isinstance(child, Q) else compile_lookup(model, *child)
+        for child in q.children
+    ]
+    if not preds:
+        pred: Predicate = _always
+    elif len(preds) == 1:
+        pred = preds[0]
+    elif q.connector == "AND":
+        pred = _all_of(preds)
+    else:
+        pred = _any_of(preds)
+    return _negate(pred) if q.negated else pred
+
+
+def _always(obj: Any) -> bool:
+    return True
+
+
+def _all_of(preds: list[Predicate]) -> Predicate:
+    return lambda obj: all(p(obj) for p in preds)
+
+
+def _any_of(preds: list[Predicate]) -> Predicate:
+    return lambda obj: any(p(obj) for p in preds)
+
+
+def _negate(pred: Predicate) -> Predicate:
+    return lambda obj: not pred(obj)
+
+
+def compile_lookup(model: type[BaseModel], key: str, value: Any) -> Predicate:
+    """The predicate for one ``field__lookup=value`` argument."""
+    parts, op = split_lookup(key)
+    path = resolve_path(model, parts, key)
+    test = _OPS[op](path, value, key)
+    get = path.get
+    return lambda obj: test(get(obj))
+
+
+# -- the lookups: each checks its value once, then returns a test of the field's value ----------
+
+
+def _exact(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+    if value is None:
+        return _is_none
+    target = coerce(path.annotation, value, key)
+    return lambda v: v is not MISSING and v == target
+
+
+def _is_none(v: Any) -> bool:
+    return v is None or v is MISSING
+
+
+def _in(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        raise InvalidLookup(
+            f"{key}: 'in' takes a list, tuple or set of values, not {type(value).__name__}"
+        )
+    targets = [None if v is None else coerce(path.annotation, v, key) for v in value]
+    try:
+        hashed = frozenset(targets)
+    except TypeError:  # unhashable targets such as lists: compare one by one
+        return lambda v: v is not MISSING and any(v == t for t in targets)
+
+    def test(v: Any) -> bool:
+        if v is MISSING:
+            return None in hashed
+        try:
+            return v in hashed
+        except TypeError:
+            return any(v == t for t in targets)
+
+    return test
+
+
+def _compare(op: Callable[[Any, Any], bool]) -> Callable[[FieldPath, Any, str], Any]:
+    def build(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+        if value is None:
+            raise InvalidLookup(f"{key}: cannot compare with None; use __isnull=True")
+        target = coerce(path.annotation, value, key)
+
+        def test(v: Any) -> bool:
+            if v is None or v is MISSING:
+                return False
+            try:
+                return bool(op(v, target))
+            except TypeError:  # a stored value of another type never matches
+                return False
+
+        return test
+
+    return build
+
+
+def _contains(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+    kinds = kinds_of(path.annotation)
+    if not kinds.any_of(STR, SEQ, MAP, UNKNOWN):
+        raise InvalidLookup(f"{key}: 'contains' applies to text, list or dict fields")
+    if kinds.kinds == {STR} and not isinstance(value, str):
+        raise InvalidLookup(f"{key}: 'contains' on a text field takes a str, not {value!r}")
+    if kinds.kinds == {SEQ} and kinds.item is not None:
+        value = coerce(kinds.item, value, key)
+    target = value
+
+    def test(v: Any) -> bool:
+        if isinstance(v, str):
+            return isinstance(target, str) and target in v
+        if isinstance(v, (list, tuple, set, frozenset, Mapping)):
+            try:
+                return target in v
+            except TypeError:
+                return any(x == target for x in v)
+        return False
+
+    return test
+
+
+def _text(name: str, method: Callable[[str, str], bool], fold: bool = False) -> Any:
+    def build(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+        if not kinds_of(path.annotation).any_of(STR, UNKNOWN):
+            raise InvalidLookup(f"{key}: {name!r} applies to text fields only")
+        if not isinstance(value, str):
+            raise InvalidLookup(f"{key}: {name!r} takes a str, not {value!r}")
+        target = value.casefold() if fold else value
+        if fold:
+            return lambda v: isinstance(v, str) and method(v.casefold(), target)
+        return lambda v: isinstance(v, str) and method(v, target)
+
+    return build
+
+
+def _isnull(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+    if not isinstance(value, bool):
+        raise InvalidLookup(f"{key}: 'isnull' takes True or False, not {value!r}")
+    if value:
+        return _is_none
+    return lambda v: not _is_none(v)
+
+
+_OPS: dict[str, Callable[[FieldPath, Any, str], Callable[[Any], bool]]] = {
+    "exact": _exact,
+    "in": _in,
+    "gt": _compare(operator.gt),
+    "gte": _compare(operator.ge),
+    "lt": _compare(operator.lt),
+    "lte": _compare(operator.le),
+    "contains": _contains,
+    "icontains": _text("icontains", lambda v, t: t in v, fold=True),
+    "startswith": _text("startswith", str.startswith),
+    "endswith": _text("endswith", str.endswith),
+    "isnull": _isnull,
+}
+LOOKUPS = frozenset(_OPS)
+
+
+# -- what a field's annotation says about its values --------------------------------------------
+
+STR, SEQ, MAP, MODEL, OTHER, UNKNOWN = "str", "seq", "map", "model", "other", "unknown"
+_UNIONS: tuple[Any, ...] = (typing.Union, types.UnionType)
+
+
+@dataclass
+class Kinds:
+    """The kinds of value an annotation allows (several for a union), None left out."""
+
+    kinds: set[str] = field(default_factory=set)
+    models: list[type[BaseModel]] = field(default_factory=list)
+    item: Any = None  # the item type of a sequence, when it has one
+
+    def any_of(self, *kinds: str) -> bool:
+        return bool(self.kinds.intersection(kinds))
+
+
+def kinds_of(tp: Any, out: Kinds | None = None) -> Kinds:
+    """Classify an annotation; ``None`` (a type not known) is ``unknown``."""
+    out = Kinds() if out is None else out
+    origin, args = typing_extensions.get_origin(tp), typing_extensions.get_args(tp)
+    base = origin if isinstance(origin, type) else tp
+    if tp is None or tp is Any or tp is object or isinstance(tp, (typing.TypeVar, str)):
+        out.kinds.add(UNKNOWN)
+    elif origin is typing_extensions.Annotated:
+        kinds_of(args[0], out)
+    elif origin in _UNIONS:
+        for arg in args:
+            kinds_of(arg, out)
+    elif origin is typing_extensions.Literal:
+        out.kinds.update(STR if isinstance(v, str) else OTHER for v in args if v is not None)
+    elif hasattr(tp, "__supertype__"):  # NewType
+        kinds_of(tp.__supertype__, out)
+    elif isinstance(tp, typing_extensions.TypeAliasType):
+        kinds_of(tp.__value__, out)
+    elif typing_extensions.is_typeddict(tp):
+        out.kinds.add(MAP)
+    elif tp is type(None):
+        pass  # None is allowed by Optional; the lookups handle it themselves
+    elif not isinstance(base, type):
+        out.kinds.add(UNKNOWN)
+    elif issubclass(base, BaseModel):
+        out.kinds.add(MODEL)
+        out.models.append(base)
+    elif issubclass(base, str):
+        out.kinds.add(STR)
+    elif issubclass(base, Mapping):
+        out.kinds.add(MAP)
+    elif issubclass(base, (list, tuple, set, frozenset, Sequence, AbstractSet)):
+        out.kinds.add(SEQ)
+        out.item = args[0] if len(args) == 1 or args[1:] == (Ellipsis,) else None
+    else:
+        out.kinds.add(OTHER)
+    return out
+
+
+def inner_annotation(tp: Any, key: str) -> Any:
+    """The annotation of ``key`` inside a mapping annotation; None when not known."""
+    origin, args = typing_extensions.get_origin(tp), typing_extensions.get_args(tp)
+    if origin is typing_extensions.Annotated:
+        return inner_annotation(args[0], key)
+    if origin in _UNIONS:
+        found = [inner_annotation(a, key) for a in args if a is not type(None)]
+        return found[0] if len(found) == 1 else None
+    if typing_extensions.is_typeddict(tp):
+        return typing_extensions.get_type_hints(tp).get(key)
+    if isinstance(origin, type) and issubclass(origin, Mapping) and len(args) == 2:
+        return args[1]
+    return None
+
+
+@functools.lru_cache(maxsize=512)
+def _adapter(tp: Any) -> TypeAdapter[Any] | None:
+    try:
+        return TypeAdapter(tp)
+    except Exception:  # an annotation pydantic cannot build on its own (unresolved names)
+        return None
+
+
+def coerce(tp: Any, value: Any, key: str) -> Any:
+    """``value`` validated as the field's type: ``"2024-01-31"`` for a date field is a date."""
+    try:
+        adapter = None if UNKNOWN in kinds_of(tp).kinds else _adapter(tp)
+    except TypeError:  # an unhashable annotation: compare values as given
+        adapter = None
+    if adapter is None:
+        return value
+    try:
+        return adapter.validate_python(value)
+    except ValidationError as exc:
+        shown = getattr(tp, "__name__", None) or repr(tp)
+        reason = exc.errors(include_url=False)[0]["msg"]
+        raise InvalidLookup(
+            f"{key}: {value!r} does not fit the field type {shown}: {reason}"
+        ) from None
