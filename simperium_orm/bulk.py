@@ -1,0 +1,176 @@
+"""Bulk save and delete through ``POST /changes?wait=1``, with per-object results and signals.
+
+Each saved object becomes one jsondiff change against the state the server last gave it
+(``{"id", "o": "M", "v", "ccid", "sv"}``; ``sv`` left out for a new object) and each deleted
+one a ``{"id", "o": "-", "ccid"}``. A batch is one request; the server answers one result per
+change. A 409 (the change's ccid was already applied, after a retry) counts as success.
+Failures are collected over every batch and raised at the end as one ``BulkError``.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from simperium_orm import errors, signals
+from simperium_orm.jsondiff import diff
+
+if TYPE_CHECKING:
+    from simperium_orm.bucket import Bucket
+    from simperium_orm.client import Client
+    from simperium_orm.model import Model
+
+__all__ = ["bulk_delete", "bulk_save"]
+
+M = TypeVar("M", bound="Model")
+T = TypeVar("T")
+
+
+@dataclass
+class _Pending:
+    obj: Any  # a Model
+    change: dict[str, Any]
+    created: bool
+    current: dict[str, Any]  # the object's fields as sent
+
+
+def _check(model: type[Model], objs: Iterable[M], batch_size: int) -> list[M]:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise ValueError(f"batch_size must be a positive integer, got {batch_size!r}")
+    items = list(objs)
+    for obj in items:
+        if not isinstance(obj, model) or obj.bucket_name() != model.bucket_name():
+            raise TypeError(f"expected {model.__name__} objects, got {obj!r}")
+    return items
+
+
+def _batches(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _change_for(obj: Model) -> _Pending | None:
+    """The jsondiff change that brings the server's state to ``obj``; None when equal."""
+    state = obj._state
+    current = obj._dump()
+    created = state.version is None
+    base = {} if state.snapshot is None else json.loads(state.snapshot)
+    v = diff(base, {**state.unknown, **current} if created else current)
+    if not v:
+        return None
+    change: dict[str, Any] = {"id": state.id, "o": "M", "v": v, "ccid": uuid.uuid4().hex}
+    if not created:
+        change["sv"] = state.version
+    return _Pending(obj, change, created, current)
+
+
+def _results_by_change(
+    changes: Sequence[Mapping[str, Any]], results: Sequence[Mapping[str, Any]]
+) -> list[Mapping[str, Any] | None]:
+    """Each change's result: found by its ccid, else by position when the ids agree."""
+    by_ccid = {ccid: r for r in results for ccid in (r.get("ccids") or ())}
+    out: list[Mapping[str, Any] | None] = []
+    for i, change in enumerate(changes):
+        found = by_ccid.get(change["ccid"])
+        if found is None and i < len(results) and results[i].get("id") == change["id"]:
+            found = results[i]
+        out.append(found)
+    return out
+
+
+def _raise_failures(
+    model: type[Model], total: int, results: list[Any], failed: list[tuple[Any, int | None]]
+) -> None:
+    if failed:
+        codes = ", ".join(f"{code}: {n}" for code, n in Counter(c for _, c in failed).items())
+        raise errors.BulkError(
+            f"{len(failed)} of {total} {model.__name__} changes failed (error codes {codes})",
+            results=results,
+            failed=failed,
+        )
+
+
+def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> list[M]:
+    """Write every changed object in batches; return those the server acknowledged."""
+    items = _check(model, objs, batch_size)
+    bucket = client.bucket(model.bucket_name())
+    saved: list[M] = []
+    all_results: list[Any] = []
+    failed: list[tuple[Any, int | None]] = []
+    pending = [p for p in map(_change_for, items) if p is not None]
+    for batch in _batches(pending, batch_size):
+        for p in batch:
+            if p.change["id"] is None:
+                p.obj._state = replace(p.obj._state, id=uuid.uuid4().hex)
+                p.change["id"] = p.obj._state.id
+        if signals.pre_save.has_receivers_for(model):
+            for p in batch:
+                signals.pre_save.send(model, instance=p.obj, created=p.created)
+            # Receivers may have changed the objects: diff them again.
+            batch = [q for q in map(_change_for, (p.obj for p in batch)) if q is not None]
+        changes = [p.change for p in batch]
+        results = bucket.bulk_post(changes)
+        all_results.extend(results)
+        for p, result in zip(batch, _results_by_change(changes, results), strict=True):
+            code = None if result is None else result.get("error", 0)
+            if code not in (0, 409):
+                failed.append((p.obj, code))
+                continue
+            assert result is not None
+            if not _acknowledge(p, result, bucket, client):
+                failed.append((p.obj, 404))
+                continue
+            saved.append(p.obj)
+            keys = model._wire_keys()
+            sent = {keys[k] for k in p.change["v"] if k in keys}
+            signals.post_save.send(model, instance=p.obj, created=p.created, changed_fields=sent)
+    _raise_failures(model, len(pending), all_results, failed)
+    return saved
+
+
+def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client: Client) -> bool:
+    """Give the object its new version and snapshot; False if it vanished meanwhile."""
+    obj = p.obj
+    if "error" not in result and "ev" in result and result.get("sv") == p.change.get("sv"):
+        # Applied to the version it was computed from: the server now holds what we sent.
+        snapshot = json.dumps(p.current, separators=(",", ":")).encode()
+        obj._state = replace(obj._state, version=result["ev"], snapshot=snapshot, client=client)
+        return True
+    # Merged over concurrent changes (or already applied before a retry): read the result.
+    try:
+        doc = bucket.fetch(p.change["id"])
+    except errors.NotFound:
+        return False
+    obj._take(doc, client)
+    return True
+
+
+def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> list[M]:
+    """Delete saved objects in batches; return those the server acknowledged."""
+    items = _check(model, objs, batch_size)
+    for obj in items:
+        obj._require_saved("delete")
+    bucket = client.bucket(model.bucket_name())
+    deleted: list[M] = []
+    all_results: list[Any] = []
+    failed: list[tuple[Any, int | None]] = []
+    for batch in _batches(items, batch_size):
+        for obj in batch:
+            signals.pre_delete.send(model, instance=obj)
+        changes = [{"id": obj.id, "o": "-", "ccid": uuid.uuid4().hex} for obj in batch]
+        results = bucket.bulk_post(changes)
+        all_results.extend(results)
+        for obj, result in zip(batch, _results_by_change(changes, results), strict=True):
+            code = None if result is None else result.get("error", 0)
+            if code not in (0, 409):
+                failed.append((obj, code))
+                continue
+            obj._state = replace(obj._state, version=None, snapshot=None, client=client)
+            deleted.append(obj)
+            signals.post_delete.send(model, instance=obj)
+    _raise_failures(model, len(items), all_results, failed)
+    return deleted

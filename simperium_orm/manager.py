@@ -1,0 +1,145 @@
+"""``Manager``: a model's entry point to its bucket (``Todo.objects``), typed per model.
+
+``Todo.objects`` is a :class:`ManagerDescriptor` on the class; reading it returns a
+``Manager[Todo]``, which type checkers see without a plugin because ``__get__`` binds the
+owner class to the manager's type parameter.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
+
+from simperium_orm import bulk, errors
+from simperium_orm.client import Client, default_client
+from simperium_orm.lookups import Q
+from simperium_orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
+
+if TYPE_CHECKING:
+    from simperium_orm.model import Model
+
+__all__ = ["Manager", "ManagerDescriptor"]
+
+M = TypeVar("M", bound="Model")
+
+DEFAULT_BATCH_SIZE = 500
+
+
+class Manager(Generic[M]):
+    """Reads and writes one model's objects through a client (``connect()``'s by default).
+
+    Querying methods (``filter``, ``exclude``, ``order_by``, ``all``...) return a lazy
+    :class:`~simperium_orm.query.QuerySet`; filters run client-side over the index pages.
+    """
+
+    def __init__(self, model: type[M], client: Client | None = None) -> None:
+        self.model = model
+        self._client = client
+
+    def __repr__(self) -> str:
+        via = "" if self._client is None else f" using {self._client!r}"
+        return f"<Manager {self.model.__name__}{via}>"
+
+    @property
+    def client(self) -> Client:
+        """The client this manager talks through; ``NotConnected`` when there is none."""
+        return self._client or default_client()
+
+    def using(self, client: Client) -> Manager[M]:
+        """The same manager through another client (another user, app or server)."""
+        return Manager(self.model, client)
+
+    # -- single objects -----------------------------------------------------------------------
+
+    def get(self, id: str) -> M:
+        """The object with this id; raises ``Model.DoesNotExist`` when there is none."""
+        client = self.client
+        try:
+            doc = client.bucket(self.model.bucket_name()).fetch(id)
+        except errors.NotFound as exc:
+            raise self.model.DoesNotExist(
+                f"{self.model.__name__} {id!r} does not exist in bucket "
+                f"{self.model.bucket_name()!r}",
+                response=exc.response,
+            ) from exc
+        return self.model.from_document(doc.id, doc.version, doc.data, client=client)
+
+    def create(self, **fields: Any) -> M:
+        """Build an object from ``fields``, save it and return it."""
+        obj = self.model(**fields)
+        obj.save(using=self._client)
+        return obj
+
+    # -- querysets ----------------------------------------------------------------------------
+
+    def all(self) -> QuerySet[M]:
+        """Every object of the bucket (lazy)."""
+        return QuerySet(self.model, self._client)
+
+    def filter(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        """Objects matching the lookups; see :meth:`QuerySet.filter`."""
+        return self.all().filter(*args, **lookups)
+
+    def exclude(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        """Objects not matching the lookups; see :meth:`QuerySet.exclude`."""
+        return self.all().exclude(*args, **lookups)
+
+    def order_by(self, *fields: str) -> QuerySet[M]:
+        """Every object, sorted (reads them all first); see :meth:`QuerySet.order_by`."""
+        return self.all().order_by(*fields)
+
+    def iterate(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[M]:
+        """Every object, ``page_size`` per index request, one page in memory at a time."""
+        return self.all().iterate(page_size)
+
+    def count(self) -> int:
+        """How many objects the bucket holds."""
+        return self.all().count()
+
+    def exists(self) -> bool:
+        """Whether the bucket holds any object."""
+        return self.all().exists()
+
+    def first(self) -> M | None:
+        """The most recently changed object, or None."""
+        return self.all().first()
+
+    def values(self, *fields: str) -> Iterator[dict[str, Any]]:
+        """Dicts of the given fields for every object; see :meth:`QuerySet.values`."""
+        return self.all().values(*fields)
+
+    def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
+        """One page of every object; see :meth:`QuerySet.page`."""
+        return self.all().page(limit, cursor)
+
+    # -- bulk ---------------------------------------------------------------------------------
+
+    def bulk_save(self, objs: Iterable[M], batch_size: int = DEFAULT_BATCH_SIZE) -> list[M]:
+        """Save many objects through ``POST /changes``, ``batch_size`` changes per request.
+
+        Returns the objects written (unchanged ones are skipped); raises ``BulkError`` after
+        every batch was sent if some changes failed.
+        """
+        return bulk.bulk_save(self.model, self.client, objs, batch_size)
+
+    def bulk_delete(self, objs: Iterable[M], batch_size: int = DEFAULT_BATCH_SIZE) -> list[M]:
+        """Delete many saved objects through ``POST /changes``; ``BulkError`` on failures."""
+        return bulk.bulk_delete(self.model, self.client, objs, batch_size)
+
+
+class ManagerDescriptor:
+    """Gives each model class its ``objects`` manager; not reachable from instances."""
+
+    @overload
+    def __get__(self, instance: None, owner: type[M]) -> Manager[M]: ...
+
+    @overload
+    def __get__(self, instance: Model, owner: type[Model]) -> NoReturn: ...
+
+    def __get__(self, instance: Model | None, owner: type[M]) -> Manager[M]:
+        if instance is not None:
+            raise AttributeError(
+                f"the manager is not accessible from {owner.__name__} objects; "
+                f"use {owner.__name__}.objects"
+            )
+        return Manager(owner)

@@ -1,0 +1,399 @@
+"""``Model``: a Pydantic v2 model bound to a Simperium bucket, with dirty tracking.
+
+An object's ``id`` and ``version`` live outside the user's schema. At every load and save the
+model keeps a snapshot of the server's state (the JSON dump of its fields), so ``save()`` can
+send only the top-level fields whose dump differs from it; in-place changes such as
+``todo.tags.append("x")`` are found the same way, by comparing dumps, never by intercepting
+list or dict mutation. Keys the server holds that the model does not declare are kept aside
+and written back untouched.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import sys
+import uuid
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic_core import PydanticSerializationError
+from typing_extensions import Self
+
+from simperium_orm import errors, signals
+from simperium_orm.bucket import Document, check_bucket_name, check_id
+from simperium_orm.client import Client, default_client
+from simperium_orm.jsondiff import json_equal
+from simperium_orm.manager import ManagerDescriptor
+
+if TYPE_CHECKING:
+    from simperium_orm.bucket import Bucket
+
+__all__ = ["Model"]
+
+# Attributes of Model itself: a field of one of these names would hide it.
+_RESERVED = frozenset(
+    {
+        "id",
+        "version",
+        "objects",
+        "DoesNotExist",
+        "save",
+        "delete",
+        "refresh",
+        "from_document",
+        "bucket_name",
+        "changed_fields",
+        "unknown_data",
+    }
+)
+
+
+@dataclass(frozen=True)
+class _State:
+    """Everything about an object that is not its data; replaced, never mutated."""
+
+    id: str | None = None
+    version: int | None = None
+    snapshot: bytes | None = None  # JSON of the fields as last seen on the server
+    unknown: Mapping[str, Any] = field(default_factory=dict)  # server keys not in the model
+    client: Client | None = None  # the client it was loaded or saved with
+
+
+def _own_annotations(cls: type) -> Mapping[str, Any]:
+    if sys.version_info >= (3, 14):  # pragma: no cover - lazily evaluated annotations
+        import annotationlib
+
+        return annotationlib.get_annotations(cls, format=annotationlib.Format.FORWARDREF)
+    return inspect.get_annotations(cls)
+
+
+class Model(BaseModel):
+    """Base class of the models stored in a Simperium bucket.
+
+    ``class Todo(Model, bucket="todo")``; the bucket defaults to the lower-cased class name.
+    Fields are validated on construction and assignment. A data key named ``id`` or
+    ``version`` is declared with an alias: ``id_: str = Field(alias="id")``.
+    """
+
+    model_config = ConfigDict(validate_assignment=True, extra="forbid", populate_by_name=True)
+
+    objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
+    DoesNotExist: ClassVar[type[errors.DoesNotExist]] = errors.DoesNotExist
+    __bucket__: ClassVar[str] = ""
+    __wire_keys__: ClassVar[dict[str, str] | None] = None  # wire key -> field name
+
+    _state: _State = PrivateAttr(default_factory=_State)
+
+    def __init_subclass__(cls, *, bucket: str | None = None, **kwargs: Any) -> None:
+        """Check the field names and the bucket name; give the class its own DoesNotExist."""
+        super().__init_subclass__(**kwargs)
+        for name in _own_annotations(cls):
+            if name in _RESERVED:
+                hint = (
+                    f'declare it as `{name}_: ... = Field(alias="{name}")`'
+                    if name in ("id", "version")
+                    else f'rename it and keep the stored key with `Field(alias="{name}")`'
+                )
+                raise TypeError(
+                    f"{cls.__name__}: a field cannot be called {name!r}, which is "
+                    f"Model.{name}; to store a key named {name!r}, {hint}"
+                )
+        if bucket is None and "[" in cls.__name__:  # a parametrized generic model
+            bucket = cls.__bucket__
+        name = cls.__name__.lower() if bucket is None else bucket
+        try:
+            cls.__bucket__ = check_bucket_name(name)
+        except errors.InvalidIdentifier:
+            raise errors.InvalidIdentifier(
+                f"{cls.__name__}: {name!r} is not a valid bucket name (1-64 characters from "
+                f'a-z A-Z 0-9 . _ - %); choose one with `class {cls.__name__}(Model, bucket="...")`'
+            ) from None
+        cls.__wire_keys__ = None
+        if "DoesNotExist" not in cls.__dict__:
+            bases = tuple(b.DoesNotExist for b in cls.__bases__ if issubclass(b, Model)) or (
+                errors.DoesNotExist,
+            )
+            cls.DoesNotExist = type(
+                "DoesNotExist",
+                bases,
+                {
+                    "__module__": cls.__module__,
+                    "__qualname__": f"{cls.__qualname__}.DoesNotExist",
+                    "__doc__": f"No {cls.__name__} object has the requested id.",
+                },
+            )
+
+    # -- identity -----------------------------------------------------------------------------
+
+    @classmethod
+    def bucket_name(cls) -> str:
+        """The bucket this model's objects are stored in."""
+        if not cls.__bucket__:
+            raise TypeError("Model is the base class; subclass it to bind a bucket")
+        return cls.__bucket__
+
+    @property
+    def id(self) -> str | None:
+        """The object's id: None until saved, unless you set one before the first save."""
+        return self._state.id
+
+    @id.setter
+    def id(self, value: str) -> None:
+        if self._state.version is not None:
+            raise AttributeError(
+                f"{type(self).__name__}.id cannot change once the object is saved "
+                f"(it is {self._state.id!r})"
+            )
+        self._state = replace(self._state, id=check_id(value))
+
+    @property
+    def version(self) -> int | None:
+        """The server's version of this object (read-only): None until saved."""
+        return self._state.version
+
+    @version.setter
+    def version(self, value: int) -> None:
+        raise AttributeError(f"{type(self).__name__}.version is read-only: the server sets it")
+
+    @property
+    def unknown_data(self) -> dict[str, Any]:
+        """A copy of the keys the server holds that the model does not declare."""
+        return json.loads(json.dumps(self._state.unknown))  # type: ignore[no-any-return]
+
+    # -- construction from the server ---------------------------------------------------------
+
+    @classmethod
+    def from_document(
+        cls, id: str, version: int, data: Mapping[str, Any], *, client: Client | None = None
+    ) -> Self:
+        """Build an object from the server's state of it (semi-public: used by the listener).
+
+        Keys the model does not declare are kept aside and written back on save. Raises
+        pydantic's ``ValidationError``, titled with the object's id, when the data does not fit.
+        """
+        known, unknown = cls._split(data)
+        obj = cls._validate_known(id, known)
+        obj._state = _State(id, version, obj._snapshot_json(), unknown, client)
+        return obj
+
+    @classmethod
+    def _wire_keys(cls) -> dict[str, str]:
+        keys = cls.__wire_keys__
+        if keys is None:
+            keys = {(info.alias or name): name for name, info in cls.model_fields.items()}
+            cls.__wire_keys__ = keys
+        return keys
+
+    @classmethod
+    def _split(cls, data: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
+        keys = cls._wire_keys()
+        if keys.keys() >= data.keys():
+            return data, {}
+        known = {k: v for k, v in data.items() if k in keys}
+        return known, {k: v for k, v in data.items() if k not in keys}
+
+    @classmethod
+    def _validate_known(cls, id: str | None, known: Mapping[str, Any]) -> Self:
+        try:
+            return cls.model_validate(known)
+        except ValidationError as exc:
+            raise _titled(exc, f"{cls.__name__} (id {id!r})") from None
+
+    def _snapshot_json(self) -> bytes:
+        return self.__pydantic_serializer__.to_json(self, by_alias=True)
+
+    # -- dirty tracking -----------------------------------------------------------------------
+
+    def _dump(self) -> dict[str, Any]:
+        """The fields as JSON under their stored keys; a ValidationError for bad in-place edits."""
+        try:
+            return self.model_dump(mode="json", by_alias=True, warnings="error")
+        except PydanticSerializationError:
+            type(self)._validate_known(self.id, dict(self.__dict__))  # says which value is wrong
+            raise
+
+    def _changed_keys(self, current: Mapping[str, Any]) -> set[str]:
+        if self._state.snapshot is None:
+            return set(current)
+        saved = json.loads(self._state.snapshot)
+        return {k for k, v in current.items() if k not in saved or not json_equal(saved[k], v)}
+
+    def changed_fields(self) -> set[str]:
+        """Names of the fields that differ from the server's state (all of them when new)."""
+        keys = self._wire_keys()
+        return {keys[k] for k in self._changed_keys(self._dump()) if k in keys}
+
+    def _take(self, doc: Document, client: Client, keep: Iterable[str] = ()) -> None:
+        """Become the server's document, keeping the local values of the fields in ``keep``."""
+        known, unknown = self._split(doc.data)
+        fresh = self._validate_known(doc.id, known)
+        values = dict(fresh.__dict__)
+        fields_set = set(fresh.__pydantic_fields_set__)
+        for name in keep:
+            values[name] = self.__dict__[name]
+            fields_set.add(name)
+        self.__dict__.clear()
+        self.__dict__.update(values)
+        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
+        object.__setattr__(self, "__pydantic_extra__", fresh.__pydantic_extra__)
+        self._state = _State(doc.id, doc.version, fresh._snapshot_json(), unknown, client)
+
+    # -- persistence --------------------------------------------------------------------------
+
+    def _client(self, using: Client | None) -> Client:
+        return using or self._state.client or default_client()
+
+    def _bucket(self, client: Client) -> Bucket:
+        return client.bucket(self.bucket_name())
+
+    def _field_keys(self, names: Iterable[str]) -> set[str]:
+        by_name = {name: key for key, name in self._wire_keys().items()}
+        keys = set()
+        for name in [names] if isinstance(names, str) else names:
+            key = by_name.get(name, name if name in self._wire_keys() else None)
+            if key is None:
+                raise ValueError(
+                    f"update_fields: {type(self).__name__} has no field {name!r} "
+                    f"(fields: {', '.join(sorted(by_name))})"
+                )
+            keys.add(key)
+        return keys
+
+    def save(
+        self,
+        *,
+        replace: bool = False,
+        update_fields: Iterable[str] | None = None,
+        using: Client | None = None,
+    ) -> None:
+        """Write the object: a new one whole, a saved one as its changed fields only.
+
+        A saved object POSTs only the top-level fields that differ from the server's state to
+        ``i/{id}/v/{version}``; the server merges them with concurrent edits and this object
+        takes the merged state and new version back. Nothing changed: no request, no signal.
+        ``replace=True`` overwrites the stored object with exactly this object's fields plus
+        the unknown keys it was loaded with. ``update_fields`` narrows the fields sent (other
+        local changes stay unsaved). ``using`` picks the client (default: the one the object
+        came from, then the ``connect()`` default).
+        """
+        cls = type(self)
+        created = self._state.version is None
+        narrow = None if update_fields is None else self._field_keys(update_fields)
+        if created and narrow is not None:
+            raise ValueError("update_fields applies to saved objects; save the new one whole")
+        if not created and not replace and not self._sent_keys(self._dump(), narrow):
+            return
+        client = self._client(using)
+        if self._state.id is None:
+            self._state = _replace_state(self._state, id=uuid.uuid4().hex)
+        item = self._state.id
+        assert item is not None
+        signals.pre_save.send(cls, instance=self, created=created)
+        current = self._dump()  # again: pre_save receivers may have changed the object
+        if created or replace:
+            sent, body = set(current), {**self._state.unknown, **current}
+            version = None  # replace: what we send becomes the object, whatever came between
+        else:
+            sent = self._sent_keys(current, narrow)
+            if not sent:
+                return
+            body, version = {k: current[k] for k in sent}, self._state.version
+        try:
+            doc = self._bucket(client).write(item, body, version=version, replace=replace)
+        except errors.NotFound as exc:
+            raise self._missing(item, exc) from exc
+        keys = self._wire_keys()
+        dirty = self._changed_keys(current) - sent
+        self._take(doc, client, keep=[keys[k] for k in dirty if k in keys])
+        changed = {keys[k] for k in sent if k in keys}
+        signals.post_save.send(cls, instance=self, created=created, changed_fields=changed)
+
+    def _sent_keys(self, current: Mapping[str, Any], narrow: set[str] | None) -> set[str]:
+        changed = self._changed_keys(current)
+        return changed if narrow is None else changed & narrow
+
+    def refresh(self, *, using: Client | None = None) -> None:
+        """Reload the object from the server, discarding local changes."""
+        item = self._require_saved("refresh")
+        client = self._client(using)
+        try:
+            doc = self._bucket(client).fetch(item)
+        except errors.NotFound as exc:
+            raise self._missing(item, exc) from exc
+        self._take(doc, client)
+
+    def delete(self, *, check_version: bool = False, using: Client | None = None) -> None:
+        """Delete the object on the server.
+
+        With ``check_version=True`` the delete only succeeds while the server still holds this
+        object's version; otherwise :class:`~simperium_orm.PreconditionFailed` (412) says
+        someone changed it since. Afterwards ``id`` is kept and ``version`` is None, so a
+        later ``save()`` creates it again under the same id.
+        """
+        item = self._require_saved("delete")
+        client = self._client(using)
+        signals.pre_delete.send(type(self), instance=self)
+        version = self._state.version if check_version else None
+        try:
+            self._bucket(client).delete(item, version=version)
+        except errors.NotFound as exc:
+            raise self._missing(item, exc) from exc
+        self._state = _replace_state(self._state, version=None, snapshot=None, client=client)
+        signals.post_delete.send(type(self), instance=self)
+
+    def _require_saved(self, action: str) -> str:
+        if self._state.id is None or self._state.version is None:
+            raise ValueError(
+                f"cannot {action} {type(self).__name__} object: it has not been saved "
+                f"(or was loaded some other way); use {type(self).__name__}.objects.get(id)"
+            )
+        return self._state.id
+
+    def _missing(self, item: str, exc: errors.NotFound) -> errors.DoesNotExist:
+        return self.DoesNotExist(
+            f"{type(self).__name__} {item!r} does not exist in bucket {self.bucket_name()!r}",
+            response=exc.response,
+        )
+
+    # -- Python protocols ---------------------------------------------------------------------
+
+    def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
+        yield "id", self._state.id
+        yield "version", self._state.version
+        yield from super().__repr_args__()
+
+    def __eq__(self, other: object) -> bool:
+        if type(other) is not type(self):
+            return NotImplemented
+        assert isinstance(other, Model)
+        return (
+            self._state.id == other._state.id
+            and self._state.version == other._state.version
+            and self.__dict__ == other.__dict__
+            and self.__pydantic_extra__ == other.__pydantic_extra__
+            and self._state.unknown == other._state.unknown
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+
+
+def _replace_state(state: _State, **changes: Any) -> _State:
+    return replace(state, **changes)
+
+
+def _titled(exc: ValidationError, title: str) -> ValidationError:
+    """The same validation errors under a title that names the object."""
+    details: list[Any] = []
+    for error in exc.errors(include_url=False):
+        entry: dict[str, Any] = {"type": error["type"], "loc": error["loc"]}
+        entry["input"] = error["input"]
+        if "ctx" in error:
+            entry["ctx"] = error["ctx"]
+        details.append(entry)
+    try:
+        return ValidationError.from_exception_data(title, details)
+    except (TypeError, KeyError, ValueError):  # a custom error type that cannot be rebuilt
+        return exc

@@ -1,0 +1,367 @@
+"""``QuerySet``: a lazy, immutable, chainable query over a model's bucket, and ``Page``.
+
+Simperium has no server-side query. A QuerySet walks the bucket's index with ``data=1``, one
+server page at a time, builds each object and keeps those its filters match, so memory holds
+one server page however large the bucket is; nothing is cached, and each evaluation reads the
+index again. Only ``order_by`` reads every match before yielding the first.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+
+from simperium_orm.client import Client, default_client
+from simperium_orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
+
+if TYPE_CHECKING:
+    from simperium_orm.bucket import Bucket
+    from simperium_orm.model import Model
+
+__all__ = ["DEFAULT_PAGE_SIZE", "Page", "QuerySet"]
+
+M = TypeVar("M", bound="Model")
+
+DEFAULT_PAGE_SIZE = 1000  # the most objects one index request returns
+_Entries = Iterator[tuple[str | None, list[dict[str, Any]], str | None]]
+
+
+@dataclass(frozen=True)
+class Page(Generic[M]):
+    """One page of results: ``items``, and the ``cursor`` that resumes after them.
+
+    ``cursor`` is an opaque string (None when the index is exhausted); pass it to the same
+    query's ``page()``. With filters, the last page may be empty.
+    """
+
+    items: list[M]
+    cursor: str | None
+
+    def __iter__(self) -> Iterator[M]:
+        return iter(self.items)
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+
+def _check_page_size(page_size: int) -> int:
+    if isinstance(page_size, bool) or not isinstance(page_size, int) or not 1 <= page_size <= 1000:
+        raise ValueError(f"page_size must be an integer from 1 to 1000, got {page_size!r}")
+    return page_size
+
+
+class QuerySet(Generic[M]):
+    """The objects of a model's bucket that match some filters (client-side; see module doc).
+
+    ``filter``/``exclude``/``order_by``/``using`` and slicing return new querysets; iterating,
+    ``count()``, ``first()``, ``exists()``, ``values()``, ``page()`` and ``qs[i]`` run it.
+    """
+
+    def __init__(self, model: type[M], client: Client | None = None) -> None:
+        self.model = model
+        self._client = client
+        self._where: Predicate | None = None
+        self._order: tuple[tuple[FieldPath, bool], ...] = ()
+        self._start = 0
+        self._stop: int | None = None
+        self._page_size = DEFAULT_PAGE_SIZE
+
+    def __repr__(self) -> str:
+        parts = [self.model.__name__]
+        if self._where is not None:
+            parts.append("filtered")
+        if self._order:
+            parts.append(
+                "ordered by " + ", ".join(("-" if d else "") + p.label for p, d in self._order)
+            )
+        if self._start or self._stop is not None:
+            parts.append(f"[{self._start}:{'' if self._stop is None else self._stop}]")
+        return f"<QuerySet {' '.join(parts)}>"
+
+    # -- building (each returns a new QuerySet) -----------------------------------------------
+
+    def _clone(self) -> QuerySet[M]:
+        return copy.copy(self)
+
+    def _check_unsliced(self, action: str) -> None:
+        if self._start or self._stop is not None:
+            raise TypeError(f"cannot {action} a queryset once it has been sliced")
+
+    def all(self) -> QuerySet[M]:
+        """A copy of this queryset."""
+        return self._clone()
+
+    def filter(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        """Keep the objects matching every lookup (``title__startswith="m"``) and ``Q``.
+
+        Lookups are checked now: an unknown field or lookup raises ``InvalidLookup``.
+        Filtering runs in the client over the index pages (Simperium has no query API).
+        """
+        return self._and(compile_q(self.model, Q(*args, **lookups)), "filter")
+
+    def exclude(self, *args: Q, **lookups: Any) -> QuerySet[M]:
+        """Drop the objects matching all of the lookups (``NOT (a AND b)``)."""
+        return self._and(compile_q(self.model, ~Q(*args, **lookups)), "exclude")
+
+    def _and(self, pred: Predicate, action: str) -> QuerySet[M]:
+        self._check_unsliced(action)
+        new = self._clone()
+        old = self._where
+        new._where = pred if old is None else (lambda obj: old(obj) and pred(obj))
+        return new
+
+    def order_by(self, *fields: str) -> QuerySet[M]:
+        """Sort by field paths (``"-title"`` descending); ``order_by()`` removes the order.
+
+        Sorting reads every matching object into memory first. None (or a missing key) sorts
+        before every value ascending, after every value descending.
+        """
+        self._check_unsliced("order")
+        order = []
+        for name in fields:
+            desc = name.startswith("-")
+            path = name[1:] if desc else name
+            order.append((resolve_path(self.model, path.split("__"), f"order_by({name!r})"), desc))
+        new = self._clone()
+        new._order = tuple(order)
+        return new
+
+    def using(self, client: Client) -> QuerySet[M]:
+        """The same query through another client (another user or app)."""
+        new = self._clone()
+        new._client = client
+        return new
+
+    @overload
+    def __getitem__(self, k: int) -> M: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> QuerySet[M]: ...
+
+    def __getitem__(self, k: int | slice) -> M | QuerySet[M]:
+        """``qs[i]`` runs the query up to the i-th object; ``qs[a:b]`` is a new queryset."""
+        if isinstance(k, slice):
+            if k.step not in (None, 1):
+                raise ValueError("querysets cannot be sliced with a step")
+            start, stop = k.start or 0, k.stop
+            if start < 0 or (stop is not None and stop < 0):
+                raise ValueError("querysets do not support negative indexes (they stream)")
+            return self._sliced(start, stop)
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"queryset indexes are integers or slices, not {type(k).__name__}")
+        if k < 0:
+            raise ValueError("querysets do not support negative indexes (they stream)")
+        for obj in self._sliced(k, k + 1):
+            return obj
+        raise IndexError(f"{self.model.__name__} queryset index {k} out of range")
+
+    def _sliced(self, start: int, stop: int | None) -> QuerySet[M]:
+        new = self._clone()
+        new._start = self._start + start
+        ends = [
+            e for e in (self._stop, None if stop is None else self._start + stop) if e is not None
+        ]
+        new._stop = min(ends) if ends else None
+        if new._stop is not None:
+            new._start = min(new._start, new._stop)
+        return new
+
+    # -- running --------------------------------------------------------------------------------
+
+    def _resolve_client(self) -> Client:
+        return self._client or default_client()
+
+    def _bucket(self, client: Client) -> Bucket:
+        return client.bucket(self.model.bucket_name())
+
+    def _pages(self, bucket: Bucket, *, data: bool, size: int, mark: str | None = None) -> _Entries:
+        """Server index pages from ``mark``: (the mark they start at, entries, next mark)."""
+        while True:
+            body = bucket.index(data=data, mark=mark, limit=size)
+            entries, following = body["index"], body.get("mark") or None
+            yield mark, entries, following
+            if following is None or not entries:
+                return
+            mark = following
+
+    def _matches(self, size: int | None = None) -> Iterator[M]:
+        """Every matching object in index order (newest change first), one page in memory."""
+        client = self._resolve_client()
+        build, where = self.model.from_document, self._where
+        for _mark, entries, _next in self._pages(
+            self._bucket(client), data=True, size=size or self._page_size
+        ):
+            for entry in entries:
+                obj = build(entry["id"], entry["v"], entry.get("d") or {}, client=client)
+                if where is None or where(obj):
+                    yield obj
+
+    def __iter__(self) -> Iterator[M]:
+        if self._order:
+            return iter(self._ordered()[self._start : self._stop])
+        return itertools.islice(self._matches(), self._start, self._stop)
+
+    def __bool__(self) -> bool:
+        return self.exists()
+
+    def iterate(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[M]:
+        """Iterate, fetching ``page_size`` objects per index request (at most 1000)."""
+        new = self._clone()
+        new._page_size = _check_page_size(page_size)
+        return iter(new)
+
+    def _ordered(self) -> list[M]:
+        items = list(self._matches())
+        for path, desc in reversed(self._order):  # stable sorts, last key first
+            try:
+                items.sort(key=_sort_key(path), reverse=desc)
+            except TypeError as exc:
+                raise TypeError(
+                    f"cannot order {self.model.__name__} by {path.label!r}: "
+                    f"its values do not compare ({exc})"
+                ) from None
+        return items
+
+    def count(self) -> int:
+        """How many objects match (reads the index; without filters, without the data)."""
+        if self._where is None:
+            total = 0
+            for _mark, entries, _next in self._pages(
+                self._bucket(self._resolve_client()), data=False, size=DEFAULT_PAGE_SIZE
+            ):
+                total += len(entries)
+        else:
+            total = sum(1 for _ in self._matches())
+        end = total if self._stop is None else min(total, self._stop)
+        return max(0, end - self._start)
+
+    def exists(self) -> bool:
+        """Whether any object matches; stops at the first one."""
+        if self._stop is not None and self._stop <= self._start:
+            return False
+        if self._where is None:
+            want = self._start + 1
+            for _mark, entries, _next in self._pages(
+                self._bucket(self._resolve_client()), data=False, size=min(want, 1000)
+            ):
+                want -= len(entries)
+                if want <= 0:
+                    return True
+            return False
+        return next(itertools.islice(self._matches(), self._start, None), None) is not None
+
+    def first(self) -> M | None:
+        """The first matching object (in index order, or ``order_by`` order), or None."""
+        for obj in self._sliced(0, 1):
+            return obj
+        return None
+
+    def values(self, *fields: str) -> Iterator[dict[str, Any]]:
+        """Dicts of the given field paths (``id``, ``version`` and ``a__b`` allowed) per object.
+
+        Without fields: ``id``, ``version`` and every field.
+        """
+        paths = [resolve_path(self.model, f.split("__"), f"values({f!r})") for f in fields]
+
+        def rows() -> Iterator[dict[str, Any]]:
+            for obj in self:
+                if not paths:
+                    yield {"id": obj.id, "version": obj.version, **obj.model_dump()}
+                else:
+                    yield {p.label: _value_of(p, obj) for p in paths}
+
+        return rows()
+
+    def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
+        """Up to ``limit`` matching objects and a cursor that resumes exactly after them.
+
+        Unordered, the cursor is a server mark plus an offset inside that server page;
+        with ``order_by`` it is an offset into the sorted matches (which are read again).
+        """
+        self._check_unsliced("page")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValueError(f"limit must be a positive integer, got {limit!r}")
+        state = _decode_cursor(cursor)
+        if state is not None and ("o" in state) != bool(self._order):
+            raise ValueError("this cursor comes from a query with another ordering")
+        if self._order:
+            offset = state["o"] if state is not None else 0
+            everything = self._ordered()
+            end = offset + limit
+            more = end < len(everything)
+            return Page(everything[offset:end], _encode_cursor({"o": end}) if more else None)
+        return self._index_page(limit, state)
+
+    def _index_page(self, limit: int, state: dict[str, Any] | None) -> Page[M]:
+        if state is None:
+            # Unfiltered, a server page per user page keeps the cursor on a server mark.
+            mark, skip = None, 0
+            size = min(limit, 1000) if self._where is None else self._page_size
+        else:
+            mark, skip, size = state["m"], state["s"], state["n"]
+        client = self._resolve_client()
+        build, where = self.model.from_document, self._where
+        items: list[M] = []
+        for start, entries, following in self._pages(
+            self._bucket(client), data=True, size=size, mark=mark
+        ):
+            for pos in range(skip, len(entries)):
+                entry = entries[pos]
+                obj = build(entry["id"], entry["v"], entry.get("d") or {}, client=client)
+                if where is not None and not where(obj):
+                    continue
+                items.append(obj)
+                if len(items) == limit:
+                    if pos + 1 < len(entries):
+                        return Page(items, _encode_cursor({"m": start, "s": pos + 1, "n": size}))
+                    if following is None:
+                        return Page(items, None)
+                    return Page(items, _encode_cursor({"m": following, "s": 0, "n": size}))
+            skip = 0
+        return Page(items, None)
+
+
+def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:
+    def key(obj: Any) -> tuple[int, Any]:
+        value = path.get(obj)
+        return (0, 0) if value is None or value is MISSING else (1, value)
+
+    return key
+
+
+def _value_of(path: FieldPath, obj: Any) -> Any:
+    value = path.get(obj)
+    return None if value is MISSING else value
+
+
+def _encode_cursor(state: dict[str, Any]) -> str:
+    raw = json.dumps(state, separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
+    if cursor is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        state = json.loads(raw)
+        if isinstance(state, dict) and set(state) == {"o"} and isinstance(state["o"], int):
+            return state
+        if (
+            isinstance(state, dict)
+            and set(state) == {"m", "s", "n"}
+            and isinstance(state["m"], (str, type(None)))
+            and isinstance(state["s"], int)
+            and isinstance(state["n"], int)
+            and 1 <= state["n"] <= 1000
+        ):
+            return state
+    except (ValueError, binascii.Error, TypeError):
+        pass
+    raise ValueError(f"invalid page cursor {cursor!r}: pass a cursor returned by page()")
