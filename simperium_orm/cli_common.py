@@ -1,0 +1,252 @@
+"""What the data commands share: connection options, one-line errors, JSON output.
+
+Every command function takes the parsed arguments and returns an exit status; wrap it with
+:func:`command` so that failures print one line (``simperium-orm: error: ...``) on stderr and
+exit 2 (bad usage) or 1 (the request failed), never a traceback, and never a secret.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import functools
+import getpass
+import json
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TextIO
+
+from simperium_orm.client import Client
+from simperium_orm.core import Auth
+from simperium_orm.errors import (
+    AuthError,
+    HTTPError,
+    InvalidIdentifier,
+    NotFound,
+    RequestTimeout,
+    SimperiumError,
+    TransportError,
+)
+from simperium_orm.transport import DEFAULT_API_URL, DEFAULT_AUTH_URL, resolve_base_url
+
+PROG = "simperium-orm"
+
+Command = Callable[[argparse.Namespace], int]
+
+# Clients made while a command runs; :func:`command` closes their connections when it ends, so
+# commands run in-process (tests, scripts calling ``main``) leave no sockets behind.
+_opened: list[Client] = []
+
+
+class Parser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose usage errors are one line on stderr, with status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+class UsageError(Exception):
+    """The command line asks for something impossible (exit status 2)."""
+
+
+class CommandError(Exception):
+    """The command could not do its work (exit status 1); the message is shown as is."""
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """A parent parser with the credential and URL options every data command takes."""
+    parent = argparse.ArgumentParser(add_help=False)
+    group = parent.add_argument_group(
+        "connection", "options win over the environment variables named in brackets"
+    )
+    group.add_argument("--app-id", metavar="APP", help="app id [SIMPERIUM_APP_ID]")
+    group.add_argument(
+        "--token", help="a user's access token, or the app's admin key [SIMPERIUM_TOKEN]"
+    )
+    group.add_argument("--api-key", help="API key used to sign in [SIMPERIUM_API_KEY]")
+    group.add_argument("--username", help="user to sign in as [SIMPERIUM_USERNAME]")
+    group.add_argument("--password", help="that user's password [SIMPERIUM_PASSWORD]")
+    group.add_argument(
+        "--api-url", metavar="URL", help="data server [SIMPERIUM_API_URL, SIMPERIUM_APIHOST]"
+    )
+    group.add_argument(
+        "--auth-url", metavar="URL", help="auth server [SIMPERIUM_AUTH_URL, SIMPERIUM_AUTHHOST]"
+    )
+    group.add_argument("--user", metavar="USERID", help="with an admin key: act as this user")
+    return parent
+
+
+def _secrets(args: argparse.Namespace) -> list[str]:
+    names = ("token", "api_key", "password")
+    values = [getattr(args, name, None) for name in names]
+    values += [os.environ.get(f"SIMPERIUM_{name.upper()}") for name in names]
+    # Very short values would blank out ordinary words of the message.
+    return [v for v in values if v and len(v) >= 4]
+
+
+def _option_or_env(args: argparse.Namespace, name: str) -> str | None:
+    value = getattr(args, name, None)
+    return value or os.environ.get(f"SIMPERIUM_{name.upper()}") or None
+
+
+def make_client(args: argparse.Namespace) -> Client:
+    """A :class:`Client` from the options and the environment, signing in when needed."""
+    app_id = _option_or_env(args, "app_id")
+    if not app_id:
+        raise UsageError("no app id: pass --app-id or set SIMPERIUM_APP_ID")
+    try:
+        api_url = resolve_base_url(
+            args.api_url,
+            url_env="SIMPERIUM_API_URL",
+            host_env="SIMPERIUM_APIHOST",
+            default=DEFAULT_API_URL,
+        )
+        # Any other data server (the local one) serves the auth endpoints too: a password
+        # meant for it must not go to auth.simperium.com.
+        auth_url = resolve_base_url(
+            args.auth_url,
+            url_env="SIMPERIUM_AUTH_URL",
+            host_env="SIMPERIUM_AUTHHOST",
+            default=DEFAULT_AUTH_URL if api_url == DEFAULT_API_URL else api_url,
+        )
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+    token = _token(args, app_id, auth_url)
+    client = Client(app_id, token, api_url=api_url, auth_url=auth_url, userid=args.user)
+    _opened.append(client)
+    return client
+
+
+def _token(args: argparse.Namespace, app_id: str, auth_url: str) -> str:
+    # Options beat the environment; within one source a token beats signing in.
+    if args.token:
+        return str(args.token)
+    if not (args.username or args.password or args.api_key):
+        env_token = os.environ.get("SIMPERIUM_TOKEN")
+        if env_token:
+            return env_token
+    api_key = _option_or_env(args, "api_key")
+    username = _option_or_env(args, "username")
+    password = _option_or_env(args, "password")
+    if username and api_key and not password and sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {username}: ")
+    if not (api_key and username and password):
+        raise UsageError(
+            "no credentials: pass --token (or set SIMPERIUM_TOKEN), or --api-key, --username "
+            "and --password (or SIMPERIUM_API_KEY, SIMPERIUM_USERNAME, SIMPERIUM_PASSWORD)"
+        )
+    try:
+        return Auth(app_id, api_key, auth_url=auth_url).authorize(username, password)
+    except AuthError as exc:
+        raise CommandError(f"sign-in refused for {username!r} ({exc})") from None
+
+
+def parse_json_object(text: str, what: str) -> dict[str, Any]:
+    """``text`` as a JSON object, or a :class:`UsageError` naming ``what`` was wrong."""
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise UsageError(f"{what} is not valid JSON ({exc})") from None
+    if not isinstance(value, dict):
+        raise UsageError(f"{what} must be a JSON object, not {type(value).__name__}")
+    return value
+
+
+# Valid raw inside JSON strings, but line breaks to str.splitlines() and to some JSON-lines
+# readers: escaped, so that one value is always one line.
+_LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+
+
+def emit(value: Any, out: TextIO | None = None, *, flush: bool = True) -> None:
+    """Write ``value`` as one line of compact JSON; flushed unless told (streams are live)."""
+    out = out or sys.stdout
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    try:
+        out.write(text.translate(_LINE_BREAKS) + "\n")
+    except UnicodeEncodeError:
+        # The output's encoding (or a lone surrogate) cannot carry the text: escape it.
+        out.write(json.dumps(value, separators=(",", ":")) + "\n")
+    if flush:
+        out.flush()
+
+
+def say(message: str) -> None:
+    """One informational line on stderr."""
+    print(f"{PROG}: {message}", file=sys.stderr, flush=True)
+
+
+class Interrupted(BaseException):
+    """SIGTERM arrived; raised like ``KeyboardInterrupt`` to unwind a command cleanly."""
+
+
+@contextlib.contextmanager
+def stop_signals() -> Iterator[None]:
+    """Turn SIGTERM into :class:`Interrupted` while the block runs (main thread only)."""
+    if threading.current_thread() is threading.main_thread():
+
+        def handler(signum: int, frame: object) -> None:
+            raise Interrupted
+
+        previous = signal.signal(signal.SIGTERM, handler)
+        try:
+            yield
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+    else:
+        yield
+
+
+def describe(exc: BaseException) -> str:
+    """A one-line explanation of a library error."""
+    if isinstance(exc, RequestTimeout):
+        return f"the server did not answer in time ({exc})"
+    if isinstance(exc, TransportError):
+        return f"cannot reach the server ({exc})"
+    if isinstance(exc, AuthError):
+        return f"not authorized ({exc}); check the token, API key or --user"
+    if isinstance(exc, NotFound):
+        return f"not found ({exc})"
+    if isinstance(exc, HTTPError):
+        return f"the server refused the request ({exc})"
+    return str(exc) or type(exc).__name__
+
+
+def command(func: Command) -> Command:
+    """Run a command function, turning every failure into one line and an exit status."""
+
+    @functools.wraps(func)
+    def run(args: argparse.Namespace) -> int:
+        try:
+            with stop_signals():
+                return func(args)
+        except (UsageError, InvalidIdentifier) as exc:
+            return _fail(args, str(exc), 2)
+        except CommandError as exc:
+            return _fail(args, str(exc), 1)
+        except SimperiumError as exc:
+            return _fail(args, describe(exc), 1)
+        except BrokenPipeError:
+            # The reader went away (``| head``): stop quietly, as Unix tools do.
+            with contextlib.suppress(OSError):
+                devnull = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(devnull, sys.stdout.fileno())
+            return 0
+        except OSError as exc:
+            return _fail(args, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
+        except (KeyboardInterrupt, Interrupted):
+            return _fail(args, "interrupted", 130)
+        finally:
+            while _opened:
+                _opened.pop().close()
+
+    return run
+
+
+def _fail(args: argparse.Namespace, message: str, status: int) -> int:
+    for secret in _secrets(args):
+        message = message.replace(secret, "***")
+    print(f"{PROG}: error: {' '.join(message.split())}", file=sys.stderr, flush=True)
+    return status
