@@ -104,11 +104,17 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    # Imported here so that importing this module stays cheap.
+    from simperium_orm import cli_data, cli_listen, cli_transfer
+    from simperium_orm.cli_common import Parser
+
+    parser: argparse.ArgumentParser = Parser(
         prog="simperium-orm", description="Tools for apps built on Simperium."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
     _add_serve(commands)
+    for module in (cli_data, cli_listen, cli_transfer):
+        module.register(commands)
     return parser
 
 
