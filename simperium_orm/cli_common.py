@@ -66,9 +66,11 @@ def connection_options() -> argparse.ArgumentParser:
     group.add_argument(
         "--token", help="a user's access token, or the app's admin key [SIMPERIUM_TOKEN]"
     )
-    group.add_argument("--api-key", help="API key used to sign in [SIMPERIUM_API_KEY]")
-    group.add_argument("--username", help="user to sign in as [SIMPERIUM_USERNAME]")
-    group.add_argument("--password", help="that user's password [SIMPERIUM_PASSWORD]")
+    group.add_argument(
+        "--api-key", metavar="KEY", help="API key used to sign in [SIMPERIUM_API_KEY]"
+    )
+    group.add_argument("--username", metavar="NAME", help="user to sign in as [SIMPERIUM_USERNAME]")
+    group.add_argument("--password", metavar="PW", help="that user's password [SIMPERIUM_PASSWORD]")
     group.add_argument(
         "--api-url", metavar="URL", help="data server [SIMPERIUM_API_URL, SIMPERIUM_APIHOST]"
     )
@@ -77,6 +79,11 @@ def connection_options() -> argparse.ArgumentParser:
     )
     group.add_argument("--user", metavar="USERID", help="with an admin key: act as this user")
     return parent
+
+
+def help_text(func: Command) -> str:
+    """A command function's docstring as plain text for ``--help``."""
+    return (func.__doc__ or "").replace("``", "")
 
 
 def _secrets(args: argparse.Namespace) -> list[str]:

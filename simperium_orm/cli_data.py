@@ -17,6 +17,7 @@ from simperium_orm.cli_common import (
     command,
     connection_options,
     emit,
+    help_text,
     make_client,
     parse_json_object,
 )
@@ -137,7 +138,7 @@ def register(subparsers: Any) -> None:
     conn = connection_options()
 
     get = subparsers.add_parser(
-        "get", parents=[conn], help="print an object", description=cmd_get.__doc__
+        "get", parents=[conn], help="print an object", description=help_text(cmd_get)
     )
     get.add_argument("bucket", metavar="BUCKET")
     get.add_argument("id", metavar="ID")
@@ -148,7 +149,7 @@ def register(subparsers: Any) -> None:
     get.set_defaults(command=cmd_get)
 
     put = subparsers.add_parser(
-        "set", parents=[conn], help="write an object", description=cmd_set.__doc__
+        "set", parents=[conn], help="write an object", description=help_text(cmd_set)
     )
     put.add_argument("bucket", metavar="BUCKET")
     put.add_argument("id", metavar="ID")
@@ -163,7 +164,7 @@ def register(subparsers: Any) -> None:
     put.set_defaults(command=cmd_set)
 
     delete = subparsers.add_parser(
-        "delete", parents=[conn], help="delete an object", description=cmd_delete.__doc__
+        "delete", parents=[conn], help="delete an object", description=help_text(cmd_delete)
     )
     delete.add_argument("bucket", metavar="BUCKET")
     delete.add_argument("id", metavar="ID")
@@ -173,7 +174,7 @@ def register(subparsers: Any) -> None:
     delete.set_defaults(command=cmd_delete)
 
     index = subparsers.add_parser(
-        "index", parents=[conn], help="list a bucket's objects", description=cmd_index.__doc__
+        "index", parents=[conn], help="list a bucket's objects", description=help_text(cmd_index)
     )
     index.add_argument("bucket", metavar="BUCKET")
     index.add_argument("--data", action="store_true", help="include each object's data")

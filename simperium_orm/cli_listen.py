@@ -19,6 +19,7 @@ from simperium_orm.cli_common import (
     command,
     connection_options,
     emit,
+    help_text,
     make_client,
     say,
 )
@@ -94,7 +95,7 @@ def register(subparsers: Any) -> None:
         "listen",
         parents=[connection_options()],
         help="print a bucket's changes as JSON lines",
-        description=cmd_listen.__doc__,
+        description=help_text(cmd_listen),
     )
     listen.add_argument("bucket", metavar="BUCKET")
     listen.add_argument("--cv", metavar="CV", help="print the changes after this cv")

@@ -21,6 +21,7 @@ from simperium_orm.cli_common import (
     connection_options,
     describe,
     emit,
+    help_text,
     make_client,
     say,
 )
@@ -58,7 +59,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     """Write every object of a bucket to stdout, one ``{"id", "v", "d"}`` line each."""
     bucket = make_client(args).bucket(args.bucket)
     out = sys.stdout
-    with progress(args.progress, "obj") as bar:
+    with progress(args.progress, " objects") as bar:
         for page in pages(bucket, data=True, limit=1000):
             for entry in page["index"]:
                 if not isinstance(entry.get("d"), dict):
@@ -105,7 +106,7 @@ def cmd_import(args: argparse.Namespace) -> int:
     """Write each ``{"id", "d"}`` line of FILE (or stdin) to a bucket as that object's data."""
     bucket = make_client(args).bucket(args.bucket)
     total = _count_lines(args.file) if args.progress and sys.stderr.isatty() else None
-    with progress(args.progress, "line", total, args.skip) as bar, _input(args.file) as stream:
+    with progress(args.progress, " lines", total, args.skip) as bar, _input(args.file) as stream:
         importer = Importer(
             bucket,
             batch_size=args.batch,
@@ -157,7 +158,7 @@ def register(subparsers: Any) -> None:
         "export",
         parents=[conn],
         help="write a bucket as JSON lines",
-        description=cmd_export.__doc__,
+        description=help_text(cmd_export),
     )
     export.add_argument("bucket", metavar="BUCKET")
     export.set_defaults(command=cmd_export)
@@ -166,7 +167,7 @@ def register(subparsers: Any) -> None:
         "import",
         parents=[conn],
         help="write JSON lines to a bucket",
-        description=cmd_import.__doc__,
+        description=help_text(cmd_import),
     )
     imp.add_argument("bucket", metavar="BUCKET")
     imp.add_argument("file", metavar="FILE", nargs="?", default="-", help="default: stdin")
