@@ -79,8 +79,13 @@ class SimperiumServer:
         """Bind, start serving and return once requests are answered."""
         if self._running is not None:
             return self
-        from simperium_orm.server.config import ServerConfig
-        from simperium_orm.server.runner import BackgroundServer
+        try:
+            from simperium_orm.server.config import ServerConfig
+            from simperium_orm.server.runner import BackgroundServer
+        except ImportError as exc:
+            raise ImportError(
+                "the local server needs starlette and uvicorn: pip install 'simperium-orm[server]'"
+            ) from exc
 
         running = BackgroundServer(ServerConfig.from_options(**self._options), self.host, self.port)
         running.start()

@@ -57,6 +57,13 @@ def _item_params(request: Request) -> tuple[str, int | None]:
     return item, int(raw)
 
 
+async def _disconnected(request: Request) -> object:
+    """Returns once the client has gone (a long-poll it abandoned need not wait on)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    return None
+
+
 class DataRoutes:
     def __init__(self, state: State) -> None:
         self.state = state
@@ -219,14 +226,21 @@ class DataRoutes:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.config.long_poll_timeout
         cursor = cv or ""
-        while True:
-            rows, cursor = self._scan(bucket, userid, cursor, batch, skip)
-            remaining = deadline - loop.time()
-            if rows or not wait or remaining <= 0:
-                break
-            # Nothing can write between the scan above and taking the event: one thread.
-            if not await self.state.feed.wait(key, self.state.feed.event(key), remaining):
-                break
+        gone: asyncio.Future[object] | None = None
+        try:
+            while True:
+                rows, cursor = self._scan(bucket, userid, cursor, batch, skip)
+                remaining = deadline - loop.time()
+                if rows or not wait or remaining <= 0:
+                    break
+                gone = gone or asyncio.ensure_future(_disconnected(request))
+                # Nothing can write between the scan above and taking the event: one thread.
+                event = self.state.feed.event(key)
+                if not await self.state.feed.wait(key, event, remaining, gone):
+                    break
+        finally:
+            if gone is not None:
+                gone.cancel()
         if most_recent:
             last = {(row.userid, row.id): row.cv for row in rows}
             rows = [row for row in rows if last[row.userid, row.id] == row.cv]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Hashable, Iterable
+from typing import Any
 
 
 class Feed:
@@ -28,16 +29,30 @@ class Feed:
                 event.set()
         return event
 
-    async def wait(self, key: Hashable, event: asyncio.Event, timeout: float) -> bool:
-        """Sleep until ``event`` is set or ``timeout`` passes; True if it was set."""
+    async def wait(
+        self,
+        key: Hashable,
+        event: asyncio.Event,
+        timeout: float,
+        stop: asyncio.Future[object] | None = None,
+    ) -> bool:
+        """Sleep until ``event`` is set, ``stop`` is done or ``timeout`` passes.
+
+        True only if the event was set (the log grew) and the feed is still open.
+        """
         if self.closed:
             return False
         self._waiting[key] = self._waiting.get(key, 0) + 1
+        waiter = asyncio.ensure_future(event.wait())
         try:
-            await asyncio.wait_for(event.wait(), timeout)
-        except asyncio.TimeoutError:
-            return False
+            watched: set[asyncio.Future[Any]] = {waiter}
+            if stop is not None:
+                watched.add(stop)
+            done, _ = await asyncio.wait(
+                watched, timeout=timeout, return_when=asyncio.FIRST_COMPLETED
+            )
         finally:
+            waiter.cancel()
             left = self._waiting[key] - 1
             if left:
                 self._waiting[key] = left
@@ -45,7 +60,7 @@ class Feed:
                 del self._waiting[key]
                 if self._events.get(key) is event and not event.is_set():
                     del self._events[key]  # nobody is watching this log any more
-        return not self.closed
+        return waiter in done and not self.closed
 
     def notify(self, keys: Iterable[Hashable]) -> None:
         """Wake every request waiting on one of ``keys``."""

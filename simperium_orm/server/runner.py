@@ -144,7 +144,7 @@ def serve(
         server.run(sockets=[sock])
     finally:
         sock.close()
-        server.state.store.close()
+        server.state.close()
 
 
 class BackgroundServer:
@@ -166,7 +166,7 @@ class BackgroundServer:
         finally:
             self._ready.set()
             self.sock.close()
-            self.server.state.store.close()
+            self.server.state.close()
 
     def start(self, timeout: float = 10.0) -> None:
         self.thread.start()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 ZERO_CV = "0" * 24
@@ -339,9 +339,3 @@ class Store:
                 page.append((before[0], ObjectRow(*row)))
         page.sort(key=lambda entry: entry[0], reverse=True)
         return page[: limit + 1]
-
-    def buckets_of(self, userid: str) -> Sequence[str]:
-        rows = self.conn.execute(
-            "SELECT DISTINCT bucket FROM objects WHERE userid = ? ORDER BY bucket", (userid,)
-        ).fetchall()
-        return [str(row[0]) for row in rows]

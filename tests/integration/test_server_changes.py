@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -401,3 +402,25 @@ def test_too_many_bulk_changes_is_413(
             acc.url("todo", "changes"), json=[{"id": f"x{n}", "o": "-"} for n in range(4)]
         )
         assert response.status_code == 413
+
+
+def test_an_abandoned_long_poll_stops_waiting(new_account: NewAccount) -> None:
+    with SimperiumServer(long_poll_timeout=30) as server:
+        acc = new_account(server)
+        feed = server._running.server.state.feed  # type: ignore[union-attr]
+        host, port = server.url.removeprefix("http://").split(":")
+        request = (
+            f"GET /1/demo/todo/changes HTTP/1.1\r\nHost: x\r\n"
+            f"X-Simperium-Token: {acc.token}\r\n\r\n"
+        )
+        with socket.create_connection((host, int(port))) as sock:
+            sock.sendall(request.encode())
+            deadline = time.monotonic() + 5
+            while feed.waiting == 0 and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert feed.waiting == 1
+        deadline = time.monotonic() + 5
+        while feed.waiting and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert feed.waiting == 0
+        assert time.monotonic() < deadline - 4  # released within a second, not after 30
