@@ -19,7 +19,6 @@ from simperium_orm.server.http import (
     flag,
     int_param,
     json_response,
-    json_text,
     raw_json,
     read_body,
 )
@@ -188,10 +187,11 @@ class DataRoutes:
         page = self.store.index_page(
             userid, bucket, snapshot=snapshot, upto=upto, since=since, limit=limit
         )
-        entries = []
-        for _position, row in page[:limit]:
-            entry = f'{{"id":{json_text(row.id)},"v":{row.version}'
-            entries.append(f'{entry},"d":{row.data}}}' if data else f"{entry}}}")
+        # Ids are plain ASCII (checked on write) and data is stored as JSON: splice, not encode.
+        if data:
+            entries = [f'{{"id":"{i}","v":{v},"d":{d}}}' for _, i, v, d in page[:limit]]
+        else:
+            entries = [f'{{"id":"{i}","v":{v}}}' for _, i, v, _ in page[:limit]]
         text = f'{{"current":"{snapshot}","index":[{",".join(entries)}]'
         if len(page) > limit:
             text += f',"mark":"{page[limit][0]}{snapshot}"'

@@ -105,6 +105,9 @@ class ChangeRow:
     clientid: str | None
 
 
+IndexEntry = tuple[str, str, int, str]
+"""An index row: position (cv), id, version, data."""
+
 _CHANGE_COLUMNS = "cv, userid, id, o, sv, ev, diff, ccid, clientid"
 
 
@@ -307,8 +310,8 @@ class Store:
         upto: str | None,
         since: str | None,
         limit: int,
-    ) -> list[tuple[str, ObjectRow]]:
-        """Up to ``limit + 1`` live objects, newest first, as ``(position, row)``.
+    ) -> list[IndexEntry]:
+        """Up to ``limit + 1`` live objects, newest first, as ``(position, id, version, data)``.
 
         An object's position is the cv of its last change as of ``snapshot`` (the bucket head
         when paging began), so objects changed while a client pages keep their place and each
@@ -316,26 +319,25 @@ class Store:
         """
         top = snapshot if upto is None else min(upto, snapshot)
         low = since or ""
-        rows = self.conn.execute(
-            "SELECT id, version, cv, data FROM objects WHERE userid = ? AND bucket = ?"
+        page: list[IndexEntry] = self.conn.execute(
+            "SELECT cv, id, version, data FROM objects WHERE userid = ? AND bucket = ?"
             " AND data IS NOT NULL AND cv <= ? AND cv > ? ORDER BY cv DESC LIMIT ?",
             (userid, bucket, top, low, limit + 1),
         ).fetchall()
-        page = [(row[2], ObjectRow(*row)) for row in rows]
         moved = self.conn.execute(
-            "SELECT id, version, cv, data FROM objects WHERE userid = ? AND bucket = ?"
+            "SELECT id, version, data FROM objects WHERE userid = ? AND bucket = ?"
             " AND data IS NOT NULL AND cv > ?",
             (userid, bucket, snapshot),
         ).fetchall()
         if not moved:
             return page
-        for row in moved:
+        for item, version, data in moved:
             before = self.conn.execute(
                 "SELECT cv, o FROM changes WHERE userid = ? AND bucket = ? AND id = ?"
                 " AND cv <= ? ORDER BY cv DESC LIMIT 1",
-                (userid, bucket, row[0], snapshot),
+                (userid, bucket, item, snapshot),
             ).fetchone()
             if before and before[1] != "-" and low < before[0] <= top:
-                page.append((before[0], ObjectRow(*row)))
-        page.sort(key=lambda entry: entry[0], reverse=True)
+                page.append((before[0], item, version, data))
+        page.sort(reverse=True)
         return page[: limit + 1]
