@@ -12,6 +12,7 @@ import contextlib
 import functools
 import getpass
 import json
+import math
 import os
 import signal
 import sys
@@ -151,11 +152,27 @@ def _token(args: argparse.Namespace, app_id: str, auth_url: str) -> str:
         raise CommandError(f"sign-in refused for {username!r} ({exc})") from None
 
 
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise ValueError(f"{text} is too large for JSON")
+    return value
+
+
+def loads(text: str) -> Any:
+    """Strict JSON: Python's parser also takes NaN and Infinity, which servers refuse."""
+    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
+
+
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """``text`` as a JSON object, or a :class:`UsageError` naming ``what`` was wrong."""
     try:
-        value = json.loads(text)
-    except ValueError as exc:
+        value = loads(text)
+    except (ValueError, RecursionError) as exc:
         raise UsageError(f"{what} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):
         raise UsageError(f"{what} must be a JSON object, not {type(value).__name__}")
@@ -245,6 +262,9 @@ def command(func: Command) -> Command:
             return _fail(args, f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": "), 1)
         except (KeyboardInterrupt, Interrupted):
             return _fail(args, "interrupted", 130)
+        except Exception as exc:
+            # A bug, or input deeper than Python can follow: still one line, not a traceback.
+            return _fail(args, f"unexpected {type(exc).__name__}: {exc}", 1)
         finally:
             while _opened:
                 _opened.pop().close()

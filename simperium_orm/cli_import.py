@@ -11,13 +11,13 @@ time (the server answers 412, "empty change"): a whole import can be re-run safe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from simperium_orm import jsondiff
 from simperium_orm.bucket import Bucket, check_id, new_ccid
+from simperium_orm.cli_common import loads
 from simperium_orm.errors import InvalidIdentifier, ProtocolError, TooLarge
 
 #: Per-change errors that mean "send the whole object instead" (bad version, expectation
@@ -67,8 +67,8 @@ class Tally:
 def parse(number: int, text: str) -> Line | Failure:
     """Read one input line; a :class:`Failure` says what is wrong with it."""
     try:
-        value = json.loads(text)
-    except ValueError as exc:
+        value = loads(text)
+    except (ValueError, RecursionError) as exc:
         return Failure(number, None, f"not valid JSON ({exc})")
     if not isinstance(value, dict):
         return Failure(number, None, 'not a JSON object like {"id": ..., "d": {...}}')

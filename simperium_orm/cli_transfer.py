@@ -26,7 +26,7 @@ from simperium_orm.cli_common import (
     say,
 )
 from simperium_orm.cli_data import pages, positive_int
-from simperium_orm.cli_import import Failure, Importer, Tally, numbered
+from simperium_orm.cli_import import Importer, Tally, numbered
 from simperium_orm.errors import ProtocolError, SimperiumError
 
 
@@ -110,7 +110,7 @@ def cmd_import(args: argparse.Namespace) -> int:
         importer = Importer(
             bucket,
             batch_size=args.batch,
-            on_failure=lambda failure: emit(Failure.as_json(failure)),
+            on_failure=lambda failure: emit(failure.as_json()),
             on_progress=bar.update,
         )
         importer.tally.lines_done = args.skip

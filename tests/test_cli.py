@@ -91,6 +91,8 @@ def test_missing_app_id_or_credentials(capsys: pytest.CaptureFixture[str]) -> No
     [
         (["set", "todo", "a", "{nope"], "the JSON argument is not valid JSON"),
         (["set", "todo", "a", "[1, 2]"], "must be a JSON object, not list"),
+        (["set", "todo", "a", '{"x": NaN}'], "not valid JSON (NaN is not JSON)"),
+        (["set", "todo", "a", "[" * 100_000], "the JSON argument is not valid JSON"),
         (["get", "todo", "no spaces"], "invalid object id 'no spaces'"),
         (["get", "a/b", "x"], "invalid bucket name 'a/b'"),
         (["get", "todo", "a", "--api-url", "ftp://example.com"], "not an http(s) URL"),
@@ -222,6 +224,9 @@ def test_parse_import_lines() -> None:
     assert isinstance(bad, Failure)
     assert (bad.number, bad.id) == (3, None)
     assert str(bad.error).startswith("not valid JSON")
+    for constant in ("NaN", "-Infinity", "1e999"):
+        failure = parse(8, '{"id": "a", "d": {"x": ' + constant + "}}")
+        assert isinstance(failure, Failure) and "not valid JSON" in str(failure.error)
     assert parse(4, "[]") == Failure(4, None, 'not a JSON object like {"id": ..., "d": {...}}')
     assert parse(5, '{"id": 5, "d": {}}') == Failure(5, None, 'no "id" string')
     assert parse(6, '{"id": "a b", "d": {}}') == Failure(6, "a b", "invalid id")
@@ -286,3 +291,16 @@ def test_real_process_errors_are_one_line(closed_port: str) -> None:
     assert (offline.returncode, offline.stdout) == (1, "")
     assert_one_line(offline.stderr, "cannot reach the server")
     assert SECRET not in offline.stderr
+
+
+def test_an_unexpected_failure_is_still_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(args: argparse.Namespace) -> cli_common.Client:
+        raise RuntimeError("something odd")
+
+    monkeypatch.setattr(cli_common, "make_client", broken)
+    monkeypatch.setattr("simperium_orm.cli_data.make_client", broken)
+    code, out, err = run(capsys, "get", "todo", "a")
+    assert (code, out) == (1, "")
+    assert_one_line(err, "unexpected RuntimeError: something odd")
