@@ -116,15 +116,12 @@ class Writer:
     ) -> Applied:
         """POST ``i/{item}[/v/{base}]``: merge (or replace) ``body`` into the object."""
         row = self.store.get_object(userid, bucket, item)
-        live = row is not None and row.data is not None
         ccid = self._check_ccid(userid, bucket, ccid, row)
         if row is None or row.data is None:
             if base is not None:
                 raise ChangeError(404, "specified object version does not exist")
             return self._create(userid, bucket, item, row, body, ccid, clientid)
-        assert live
-        head = row.version
-        base = head if base is None else base
+        base = row.version if base is None else base
         base_data = self._version_data(userid, bucket, row, base, 404)
         target = body if replace else {**base_data, **body}
         return self._modify(
@@ -140,7 +137,6 @@ class Writer:
         version: int | None,
         ccid: str | None,
         clientid: str | None,
-        mismatch_status: int = 412,
     ) -> Applied:
         """DELETE ``i/{item}[/v/{version}]``; with a version, only while it is the head."""
         row = self.store.get_object(userid, bucket, item)
@@ -148,9 +144,7 @@ class Writer:
         if row is None or row.data is None:
             raise ChangeError(404, "object does not exist")
         if version is not None and version != row.version:
-            raise ChangeError(
-                mismatch_status, "only the current version can be deleted", row.version
-            )
+            raise ChangeError(412, "only the current version can be deleted", row.version)
         return self.commit(
             userid,
             bucket,

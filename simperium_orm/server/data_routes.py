@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Hashable
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,7 @@ if TYPE_CHECKING:
     from simperium_orm.server.app import State
 
 _VERSION_HEADER = "X-Simperium-Version"
+_VERSION = re.compile(r"[0-9]{1,18}")
 _YIELD_EVERY = 64  # bulk changes applied between two chances for other requests to run
 
 
@@ -51,7 +53,7 @@ def _item_params(request: Request) -> tuple[str, int | None]:
     raw = request.path_params.get("version")
     if raw is None:
         return item, None
-    if not str(raw).isdigit() or not 1 <= int(raw) < 2**62:
+    if not _VERSION.fullmatch(str(raw)) or int(raw) < 1:
         raise Problem(400, "version must be a positive integer")
     return item, int(raw)
 

@@ -70,7 +70,7 @@ def raw_json(text: str, status: int = 200, headers: Mapping[str, str] | None = N
 async def read_body(request: Request, limit: int) -> bytes:
     """The whole request body; 413 as soon as it grows past ``limit`` bytes."""
     declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > limit:
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
         raise Problem(413, f"request body is larger than {limit} bytes")
     chunks: list[bytes] = []
     size = 0

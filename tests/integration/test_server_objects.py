@@ -373,3 +373,9 @@ def test_version_retention_keeps_recent_and_every_tenth(
         acc.url("todo", "i", "x", "v", "40"), json={"m": 1}, params={"response": "1"}
     )
     assert response.json() == {"n": 50, "m": 1}
+
+
+@pytest.mark.parametrize("version", ["\u00b2", "\u0661", "1\u00b2"])
+def test_non_ascii_digits_are_not_versions(account: Account, version: str) -> None:
+    account.put_object("todo", "x", {"a": 1})
+    assert account.get(account.url("todo", "i", "x", "v", version)).status_code == 400
