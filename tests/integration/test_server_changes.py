@@ -151,7 +151,7 @@ def test_long_poll_wakes_as_soon_as_another_client_writes(account: Account) -> N
     account.put_object("todo", "x", {"a": 1})
     poller.join(10)
     assert [c["id"] for c in result["body"]] == ["x"]
-    assert result["at"] - written < 0.2  # woke on the write, not on the timeout
+    assert result["at"] - written < 0.5  # woke on the write, not on the 1 s timeout
 
 
 def test_batches_hold_at_most_100_changes(account: Account) -> None:
@@ -245,7 +245,7 @@ def test_all_long_poll_wakes_on_any_users_write(
     account.put_object(bucket_name, "x", {"a": 1})
     poller.join(10)
     assert [c["id"] for c in result["body"]] == [f"{account.userid}/x"]
-    assert result["at"] - written < 0.2
+    assert result["at"] - written < 0.5
 
 
 def test_skipped_changes_do_not_end_a_long_poll(
