@@ -13,11 +13,12 @@ import json
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
 from simperium_orm.jsondiff import diff
+from simperium_orm.snapshot import saved_fields
 
 if TYPE_CHECKING:
     from simperium_orm.bucket import Bucket
@@ -58,7 +59,7 @@ def _change_for(obj: Model) -> _Pending | None:
     state = obj._state
     current = obj._dump()
     created = state.version is None
-    base = {} if state.snapshot is None else json.loads(state.snapshot)
+    base = saved_fields(type(obj), state) or {}
     v = diff(base, {**state.unknown, **current} if created else current)
     if not v:
         return None
@@ -105,7 +106,7 @@ def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int
     for batch in _batches(pending, batch_size):
         for p in batch:
             if p.change["id"] is None:
-                p.obj._state = replace(p.obj._state, id=uuid.uuid4().hex)
+                p.obj._state = p.obj._state._replace(id=uuid.uuid4().hex)
                 p.change["id"] = p.obj._state.id
         if signals.pre_save.has_receivers_for(model):
             for p in batch:
@@ -138,7 +139,7 @@ def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client:
     if "error" not in result and "ev" in result and result.get("sv") == p.change.get("sv"):
         # Applied to the version it was computed from: the server now holds what we sent.
         snapshot = json.dumps(p.current, separators=(",", ":")).encode()
-        obj._state = replace(obj._state, version=result["ev"], snapshot=snapshot, client=client)
+        obj._state = obj._state._replace(version=result["ev"], snapshot=snapshot, client=client)
         return True
     # Merged over concurrent changes (or already applied before a retry): read the result.
     try:
@@ -169,7 +170,7 @@ def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: i
             if code not in (0, 409):
                 failed.append((obj, code))
                 continue
-            obj._state = replace(obj._state, version=None, snapshot=None, client=client)
+            obj._state = obj._state._replace(version=None, snapshot=None, client=client)
             deleted.append(obj)
             signals.post_delete.send(model, instance=obj)
     _raise_failures(model, len(items), all_results, failed)

@@ -62,7 +62,7 @@ class Manager(Generic[M]):
                 f"{self.model.bucket_name()!r}",
                 response=exc.response,
             ) from exc
-        return self.model.from_document(doc.id, doc.version, doc.data, client=client)
+        return self.model._load(doc.id, doc.version, doc.data, client, True)
 
     def create(self, **fields: Any) -> M:
         """Build an object from ``fields``, save it and return it."""

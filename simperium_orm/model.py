@@ -15,10 +15,9 @@ import json
 import sys
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 from pydantic_core import PydanticSerializationError
 from typing_extensions import Self
 
@@ -27,6 +26,7 @@ from simperium_orm.bucket import Document, check_bucket_name, check_id
 from simperium_orm.client import Client, default_client
 from simperium_orm.jsondiff import json_equal
 from simperium_orm.manager import ManagerDescriptor
+from simperium_orm.snapshot import NEW, ObjectState, keeps_raw_data, saved_fields, titled
 
 if TYPE_CHECKING:
     from simperium_orm.bucket import Bucket
@@ -51,17 +51,6 @@ _RESERVED = frozenset(
 )
 
 
-@dataclass(frozen=True)
-class _State:
-    """Everything about an object that is not its data; replaced, never mutated."""
-
-    id: str | None = None
-    version: int | None = None
-    snapshot: bytes | None = None  # JSON of the fields as last seen on the server
-    unknown: Mapping[str, Any] = field(default_factory=dict)  # server keys not in the model
-    client: Client | None = None  # the client it was loaded or saved with
-
-
 def _own_annotations(cls: type) -> Mapping[str, Any]:
     if sys.version_info >= (3, 14):  # pragma: no cover - lazily evaluated annotations
         import annotationlib
@@ -84,8 +73,6 @@ class Model(BaseModel):
     DoesNotExist: ClassVar[type[errors.DoesNotExist]] = errors.DoesNotExist
     __bucket__: ClassVar[str] = ""
     __wire_keys__: ClassVar[dict[str, str] | None] = None  # wire key -> field name
-
-    _state: _State = PrivateAttr(default_factory=_State)
 
     def __init_subclass__(cls, *, bucket: str | None = None, **kwargs: Any) -> None:
         """Check the field names and the bucket name; give the class its own DoesNotExist."""
@@ -135,6 +122,16 @@ class Model(BaseModel):
             raise TypeError("Model is the base class; subclass it to bind a bucket")
         return cls.__bucket__
 
+    # The state lives in the instance __dict__ beside the fields (pydantic ignores underscore
+    # keys there, as for cached properties): cheaper to build than a private attribute.
+    @property
+    def _state(self) -> ObjectState:
+        return self.__dict__.get("_state", NEW)  # type: ignore[no-any-return]
+
+    @_state.setter
+    def _state(self, value: ObjectState) -> None:
+        self.__dict__["_state"] = value
+
     @property
     def id(self) -> str | None:
         """The object's id: None until saved, unless you set one before the first save."""
@@ -147,7 +144,7 @@ class Model(BaseModel):
                 f"{type(self).__name__}.id cannot change once the object is saved "
                 f"(it is {self._state.id!r})"
             )
-        self._state = replace(self._state, id=check_id(value))
+        self._state = self._state._replace(id=check_id(value))
 
     @property
     def version(self) -> int | None:
@@ -174,10 +171,28 @@ class Model(BaseModel):
         Keys the model does not declare are kept aside and written back on save. Raises
         pydantic's ``ValidationError``, titled with the object's id, when the data does not fit.
         """
-        known, unknown = cls._split(data)
-        obj = cls._validate_known(id, known)
-        obj._state = _State(id, version, obj._snapshot_json(), unknown, client)
-        return obj
+        return cls._load(id, version, data, client, owned=False)
+
+    @classmethod
+    def _load(
+        cls, id: str, version: int, data: Mapping[str, Any], client: Client | None, owned: bool
+    ) -> Self:
+        """``from_document``; ``owned``: nobody else holds ``data``, it may be the snapshot."""
+        keys = cls.__wire_keys__ or cls._wire_keys()
+        known: Mapping[str, Any] = data
+        unknown: Mapping[str, Any] = NEW.unknown
+        if not keys.keys() >= data.keys():  # checked inline: this runs once per object listed
+            known, unknown = cls._split(data)
+        try:  # the validator and serializer are called directly: this is the hot path
+            obj = cls.__pydantic_validator__.validate_python(known)
+        except ValidationError as exc:
+            raise titled(exc, f"{cls.__name__} (id {id!r})") from None
+        if owned and keeps_raw_data(cls):
+            snapshot: Any = known  # normalised only if a save needs it
+        else:
+            snapshot = cls.__pydantic_serializer__.to_json(obj, by_alias=True)
+        obj.__dict__["_state"] = ObjectState(id, version, snapshot, unknown, client)
+        return obj  # type: ignore[no-any-return]
 
     @classmethod
     def _wire_keys(cls) -> dict[str, str]:
@@ -200,7 +215,7 @@ class Model(BaseModel):
         try:
             return cls.model_validate(known)
         except ValidationError as exc:
-            raise _titled(exc, f"{cls.__name__} (id {id!r})") from None
+            raise titled(exc, f"{cls.__name__} (id {id!r})") from None
 
     def _snapshot_json(self) -> bytes:
         return self.__pydantic_serializer__.to_json(self, by_alias=True)
@@ -212,13 +227,13 @@ class Model(BaseModel):
         try:
             return self.model_dump(mode="json", by_alias=True, warnings="error")
         except PydanticSerializationError:
-            type(self)._validate_known(self.id, dict(self.__dict__))  # says which value is wrong
+            type(self)._validate_known(self.id, self._fields())  # says which value is wrong
             raise
 
     def _changed_keys(self, current: Mapping[str, Any]) -> set[str]:
-        if self._state.snapshot is None:
+        saved = saved_fields(type(self), self._state)
+        if saved is None:
             return set(current)
-        saved = json.loads(self._state.snapshot)
         return {k for k, v in current.items() if k not in saved or not json_equal(saved[k], v)}
 
     def changed_fields(self) -> set[str]:
@@ -239,7 +254,7 @@ class Model(BaseModel):
         self.__dict__.update(values)
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
         object.__setattr__(self, "__pydantic_extra__", fresh.__pydantic_extra__)
-        self._state = _State(doc.id, doc.version, fresh._snapshot_json(), unknown, client)
+        self._state = ObjectState(doc.id, doc.version, fresh._snapshot_json(), unknown, client)
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -288,7 +303,7 @@ class Model(BaseModel):
             return
         client = self._client(using)
         if self._state.id is None:
-            self._state = _replace_state(self._state, id=uuid.uuid4().hex)
+            self._state = self._state._replace(id=uuid.uuid4().hex)
         item = self._state.id
         assert item is not None
         signals.pre_save.send(cls, instance=self, created=created)
@@ -341,7 +356,7 @@ class Model(BaseModel):
             self._bucket(client).delete(item, version=version)
         except errors.NotFound as exc:
             raise self._missing(item, exc) from exc
-        self._state = _replace_state(self._state, version=None, snapshot=None, client=client)
+        self._state = self._state._replace(version=None, snapshot=None, client=client)
         signals.post_delete.send(type(self), instance=self)
 
     def _require_saved(self, action: str) -> str:
@@ -369,31 +384,14 @@ class Model(BaseModel):
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, Model)
+        mine, theirs = self._state, other._state
         return (
-            self._state.id == other._state.id
-            and self._state.version == other._state.version
-            and self.__dict__ == other.__dict__
+            (mine.id, mine.version, mine.unknown) == (theirs.id, theirs.version, theirs.unknown)
+            and self._fields() == other._fields()
             and self.__pydantic_extra__ == other.__pydantic_extra__
-            and self._state.unknown == other._state.unknown
         )
 
+    def _fields(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k != "_state"}
+
     __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
-
-
-def _replace_state(state: _State, **changes: Any) -> _State:
-    return replace(state, **changes)
-
-
-def _titled(exc: ValidationError, title: str) -> ValidationError:
-    """The same validation errors under a title that names the object."""
-    details: list[Any] = []
-    for error in exc.errors(include_url=False):
-        entry: dict[str, Any] = {"type": error["type"], "loc": error["loc"]}
-        entry["input"] = error["input"]
-        if "ctx" in error:
-            entry["ctx"] = error["ctx"]
-        details.append(entry)
-    try:
-        return ValidationError.from_exception_data(title, details)
-    except (TypeError, KeyError, ValueError):  # a custom error type that cannot be rebuilt
-        return exc
