@@ -178,21 +178,28 @@ class Model(BaseModel):
         cls, id: str, version: int, data: Mapping[str, Any], client: Client | None, owned: bool
     ) -> Self:
         """``from_document``; ``owned``: nobody else holds ``data``, it may be the snapshot."""
-        keys = cls.__wire_keys__ or cls._wire_keys()
-        known: Mapping[str, Any] = data
-        unknown: Mapping[str, Any] = NEW.unknown
-        if not keys.keys() >= data.keys():  # checked inline: this runs once per object listed
-            known, unknown = cls._split(data)
-        try:  # the validator and serializer are called directly: this is the hot path
-            obj = cls.__pydantic_validator__.validate_python(known)
-        except ValidationError as exc:
-            raise titled(exc, f"{cls.__name__} (id {id!r})") from None
-        if owned and keeps_raw_data(cls):
-            snapshot: Any = known  # normalised only if a save needs it
-        else:
-            snapshot = cls.__pydantic_serializer__.to_json(obj, by_alias=True)
-        obj.__dict__["_state"] = ObjectState(id, version, snapshot, unknown, client)
-        return obj  # type: ignore[no-any-return]
+        return next(cls._load_entries([{"id": id, "v": version, "d": data}], client, owned))
+
+    @classmethod
+    def _load_entries(
+        cls, entries: Iterable[Mapping[str, Any]], client: Client | None, owned: bool = True
+    ) -> Iterator[Self]:
+        """Objects from index entries (``{"id", "v", "d"}``); the loop a bucket scan runs."""
+        keys = cls._wire_keys().keys()
+        validate = cls.__pydantic_validator__.validate_python
+        to_json = cls.__pydantic_serializer__.to_json
+        raw = owned and keeps_raw_data(cls)  # then the data itself is the snapshot
+        empty = NEW.unknown
+        for entry in entries:
+            data = entry.get("d") or empty
+            known, unknown = (data, empty) if keys >= data.keys() else cls._split(data)
+            try:
+                obj = validate(known)
+            except ValidationError as exc:
+                raise titled(exc, f"{cls.__name__} (id {entry['id']!r})") from None
+            snapshot = known if raw else to_json(obj, by_alias=True)
+            obj.__dict__["_state"] = ObjectState(entry["id"], entry["v"], snapshot, unknown, client)
+            yield obj
 
     @classmethod
     def _wire_keys(cls) -> dict[str, str]:

@@ -193,14 +193,14 @@ class QuerySet(Generic[M]):
     def _matches(self, size: int | None = None) -> Iterator[M]:
         """Every matching object in index order (newest change first), one page in memory."""
         client = self._resolve_client()
-        build, where = self.model._load, self._where
+        build, where = self.model._load_entries, self._where
         for _mark, entries, _next in self._pages(
             self._bucket(client), data=True, size=size or self._page_size
         ):
-            for entry in entries:
-                obj = build(entry["id"], entry["v"], entry.get("d") or {}, client, True)
-                if where is None or where(obj):
-                    yield obj
+            if where is None:
+                yield from build(entries, client)
+            else:
+                yield from filter(where, build(entries, client))
 
     def __iter__(self) -> Iterator[M]:
         if self._order:
@@ -306,14 +306,12 @@ class QuerySet(Generic[M]):
         else:
             mark, skip, size = state["m"], state["s"], state["n"]
         client = self._resolve_client()
-        build, where = self.model._load, self._where
+        build, where = self.model._load_entries, self._where
         items: list[M] = []
         for start, entries, following in self._pages(
             self._bucket(client), data=True, size=size, mark=mark
         ):
-            for pos in range(skip, len(entries)):
-                entry = entries[pos]
-                obj = build(entry["id"], entry["v"], entry.get("d") or {}, client, True)
+            for pos, obj in enumerate(build(entries[skip:], client), start=skip):
                 if where is not None and not where(obj):
                     continue
                 items.append(obj)
