@@ -1,5 +1,7 @@
 """simperium_orm: Pydantic models, querysets and change signals for Simperium."""
 
+from simperium_orm import signals
+from simperium_orm.checkpoint import FileCheckpoint, MemoryCheckpoint
 from simperium_orm.client import Client, connect, default_client, disconnect
 from simperium_orm.core import Auth
 from simperium_orm.errors import (
@@ -22,6 +24,11 @@ from simperium_orm.errors import (
     TooLarge,
     TransportError,
 )
+from simperium_orm.listener import Listener, RemoteEvent
+from simperium_orm.lookups import InvalidLookup, Q
+from simperium_orm.manager import Manager
+from simperium_orm.model import Model
+from simperium_orm.query import Page, QuerySet
 
 __version__ = "0.1.0"
 
@@ -33,14 +40,24 @@ __all__ = [
     "Client",
     "Conflict",
     "DoesNotExist",
+    "FileCheckpoint",
     "HTTPError",
     "InvalidDiff",
     "InvalidIdentifier",
+    "InvalidLookup",
+    "Listener",
+    "Manager",
+    "MemoryCheckpoint",
+    "Model",
     "NotConnected",
     "NotFound",
+    "Page",
     "PreconditionFailed",
     "ProtocolError",
+    "Q",
+    "QuerySet",
     "RateLimited",
+    "RemoteEvent",
     "RequestTimeout",
     "ServerError",
     "SimperiumError",
@@ -49,4 +66,5 @@ __all__ = [
     "connect",
     "default_client",
     "disconnect",
+    "signals",
 ]
