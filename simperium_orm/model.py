@@ -189,7 +189,7 @@ class Model(BaseModel):
         validate = cls.__pydantic_validator__.validate_python
         to_json = cls.__pydantic_serializer__.to_json
         raw = owned and keeps_raw_data(cls)  # then the data itself is the snapshot
-        empty = NEW.unknown
+        empty, new = NEW.unknown, tuple.__new__
         for entry in entries:
             data = entry.get("d") or empty
             known, unknown = (data, empty) if keys >= data.keys() else cls._split(data)
@@ -198,7 +198,9 @@ class Model(BaseModel):
             except ValidationError as exc:
                 raise titled(exc, f"{cls.__name__} (id {entry['id']!r})") from None
             snapshot = known if raw else to_json(obj, by_alias=True)
-            obj.__dict__["_state"] = ObjectState(entry["id"], entry["v"], snapshot, unknown, client)
+            # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
+            state = new(ObjectState, (entry["id"], entry["v"], snapshot, unknown, client))
+            obj.__dict__["_state"] = state
             yield obj
 
     @classmethod
