@@ -1,4 +1,4 @@
-"""Run every benchmark script in this folder (``make bench``), or those named on the command line."""
+"""Run every benchmark script here (``make bench``), or those named on the command line."""
 
 from __future__ import annotations
 
