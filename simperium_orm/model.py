@@ -36,17 +36,8 @@ __all__ = ["Model"]
 # Attributes of Model itself: a field of one of these names would hide it.
 _RESERVED = frozenset(
     {
-        "id",
-        "version",
-        "objects",
-        "DoesNotExist",
-        "save",
-        "delete",
-        "refresh",
-        "from_document",
-        "bucket_name",
-        "changed_fields",
-        "unknown_data",
+        *("id", "version", "objects", "DoesNotExist", "save", "delete", "refresh"),
+        *("from_document", "bucket_name", "changed_fields", "unknown_data"),
     }
 )
 

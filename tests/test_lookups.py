@@ -264,3 +264,36 @@ def test_q_algebra(objs: list[Item], a: Q, b: Q) -> None:
         assert compile_q(Item, ~a)(obj) == (not pa(obj))
         assert compile_q(Item, ~(a & b))(obj) == compile_q(Item, ~a | ~b)(obj)
         assert compile_q(Item, ~~a)(obj) == pa(obj)
+
+
+# -- field types ------------------------------------------------------------------------------
+
+
+def test_kinds_of_annotations() -> None:
+    from collections.abc import Sequence
+    from typing import Annotated, Literal, NewType, Optional
+
+    from typing_extensions import TypedDict
+
+    from simperium_orm.fieldtypes import inner_annotation, kinds_of
+
+    class Shape(TypedDict):
+        w: int
+
+    UserId = NewType("UserId", str)
+    assert kinds_of(str).kinds == {"str"}
+    assert kinds_of(Optional[Color]).kinds == {"str"}  # noqa: UP045 - the spelling under test
+    assert kinds_of(Literal["a", "b"]).kinds == {"str"}
+    assert kinds_of(UserId).kinds == {"str"}
+    assert kinds_of(Annotated[int, "meta"]).kinds == {"other"}
+    assert kinds_of(list[int]).item is int
+    assert kinds_of(Sequence[str]).kinds == {"seq"}
+    assert kinds_of(tuple[int, ...]).item is int
+    assert kinds_of(dict[str, int]).kinds == {"map"}
+    assert kinds_of(Shape).kinds == {"map"}
+    assert kinds_of(Address | None).models == [Address]
+    assert kinds_of(Any).kinds == {"unknown"}
+    assert kinds_of(None).kinds == {"unknown"}
+    assert inner_annotation(dict[str, int] | None, "k") is int
+    assert inner_annotation(Shape, "w") is int
+    assert inner_annotation(list[int], "k") is None
