@@ -201,17 +201,8 @@ class Bucket:
         doc = self.write(item, data, version=version, ccid=ccid, replace=replace)
         return (item, doc.data) if include_response else item
 
-    def set(
-        self,
-        item: str,
-        data: Mapping[str, Any],
-        version: int | None = None,
-        ccid: str | None = None,
-        include_response: bool = False,
-        replace: bool = False,
-    ) -> str | tuple[str, JSONDict]:
-        """Same as :meth:`post` (the official client's name for it)."""
-        return self.post(item, data, version, ccid, include_response, replace)
+    #: The official client's name for :meth:`post`.
+    set = post
 
     def new(
         self, data: Mapping[str, Any], ccid: str | None = None, include_response: bool = False

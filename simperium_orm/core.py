@@ -145,6 +145,13 @@ class SPUser:
             transport=transport,
         )
 
+    @classmethod
+    def of(cls, bucket: Bucket) -> SPUser:
+        """The profile object of an existing ``spuser`` bucket (sharing its connection)."""
+        user = cls.__new__(cls)
+        user.bucket = bucket
+        return user
+
     def __repr__(self) -> str:
         return f"<SPUser app={self.bucket.appname!r}>"
 
@@ -199,16 +206,10 @@ class Api:
 
     def __getitem__(self, name: str) -> Bucket | SPUser:
         if name.lower() == "spuser":
-            return SPUser(
-                self.appname,
-                self._token,
-                self._host,
-                self._scheme,
-                self.clientid,
-                userid=self.userid,
-                api_url=self._api_url,
-                transport=self._transport,
-            )
+            return SPUser.of(self._bucket("spuser"))
+        return self._bucket(name)
+
+    def _bucket(self, name: str) -> Bucket:
         bucket = self._buckets.get(name)
         if bucket is None:
             bucket = Bucket(
