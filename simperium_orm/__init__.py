@@ -13,6 +13,7 @@ from simperium_orm.errors import (
     HTTPError,
     InvalidDiff,
     InvalidIdentifier,
+    InvalidLookup,
     NotConnected,
     NotFound,
     PreconditionFailed,
@@ -25,7 +26,7 @@ from simperium_orm.errors import (
     TransportError,
 )
 from simperium_orm.listener import Listener, RemoteEvent
-from simperium_orm.lookups import InvalidLookup, Q
+from simperium_orm.lookups import Q
 from simperium_orm.manager import Manager
 from simperium_orm.model import Model
 from simperium_orm.query import Page, QuerySet

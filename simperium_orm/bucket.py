@@ -368,8 +368,9 @@ def _as_changes(
         ]
     changes = []
     for change in bulk_data:
-        entry = dict(change)
-        check_id(str(entry.get("id", "")))
-        entry.setdefault("ccid", new_ccid())
-        changes.append(entry)
+        check_id(str(change.get("id", "")))
+        if "ccid" in change and isinstance(change, dict):
+            changes.append(change)  # already complete: sent as is, without a copy
+        else:
+            changes.append({**change, "ccid": change.get("ccid") or new_ccid()})
     return changes

@@ -7,6 +7,7 @@
     │   └── RequestTimeout        no answer within the timeout
     ├── InvalidIdentifier         an id, bucket or app name the service would refuse (ValueError)
     ├── InvalidDiff               a jsondiff that is malformed or does not apply (ValueError)
+    ├── InvalidLookup             a filter/order_by argument that cannot apply (ValueError)
     ├── ProtocolError             the service answered something unreadable (not JSON, bad shape)
     ├── HTTPError                 an error status answered (.status_code, .response)
     │   ├── BadRequest            400  invalid id, bucket, body or diff
@@ -59,6 +60,10 @@ class InvalidIdentifier(SimperiumError, ValueError):
 
 class InvalidDiff(SimperiumError, ValueError):
     """A jsondiff that is malformed or cannot apply to the value it is applied to."""
+
+
+class InvalidLookup(SimperiumError, ValueError):
+    """A filter, exclude, order_by or values argument that cannot apply to the model."""
 
 
 class NotConnected(SimperiumError):

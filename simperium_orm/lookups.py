@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simperium_orm.errors import SimperiumError
+from simperium_orm.errors import InvalidLookup
 from simperium_orm.fieldtypes import MAP, SEQ, STR, UNKNOWN, adapter, inner_annotation, kinds_of
 
 __all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q", "compile_q"]
@@ -24,10 +24,6 @@ __all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q",
 _PSEUDO = {"id": str | None, "version": int | None}  # outside the schema, still filterable
 
 Predicate = Callable[[Any], bool]
-
-
-class InvalidLookup(SimperiumError, ValueError):
-    """A filter, exclude, order_by or values argument that cannot apply to the model."""
 
 
 class _Missing:
