@@ -282,16 +282,17 @@ class DataRoutes:
         entries = await self._body(request, list, "a JSON array of changes")
         if len(entries) > self.config.max_bulk_changes:
             raise Problem(413, f"more than {self.config.max_bulk_changes} changes in one request")
-        results = []
-        written = False
-        for number, entry in enumerate(entries, 1):
-            result = self.writer.submit(userid, bucket, entry, clientid)
-            written = written or "error" not in result
-            results.append(result)
-            if written and (number % _YIELD_EVERY == 0 or number == len(entries)):
+        results: list[dict[str, Any]] = []
+        for start in range(0, len(entries), _YIELD_EVERY):
+            # One commit per chunk (each change is its own savepoint inside it), then wake the
+            # feeds and let other requests run before the next chunk.
+            chunk = entries[start : start + _YIELD_EVERY]
+            with self.store.transaction():
+                done = [self.writer.submit(userid, bucket, entry, clientid) for entry in chunk]
+            results.extend(done)
+            if any("error" not in result for result in done):
                 self.state.notify(userid, bucket)
-                written = False
-                await asyncio.sleep(0)
+            await asyncio.sleep(0)
         return json_response(results if wait else [])
 
     async def user(self, request: Request) -> Response:

@@ -131,7 +131,21 @@ class Store:
 
     @contextlib.contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of work: committed on success, rolled back on any exception."""
+        """One atomic unit of work: committed on success, rolled back on any exception.
+
+        Nested inside another transaction it is a savepoint: a failure undoes only its own
+        work, and the outer transaction (one commit for a whole bulk request) goes on.
+        """
+        if self.conn.in_transaction:
+            self.conn.execute("SAVEPOINT nested")
+            try:
+                yield
+            except BaseException:
+                self.conn.execute("ROLLBACK TO nested")
+                self.conn.execute("RELEASE nested")
+                raise
+            self.conn.execute("RELEASE nested")
+            return
         self.conn.execute("BEGIN IMMEDIATE")
         try:
             yield
