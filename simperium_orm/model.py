@@ -10,6 +10,7 @@ and written back untouched.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import sys
@@ -17,7 +18,7 @@ import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from pydantic_core import PydanticSerializationError
 from typing_extensions import Self
 
@@ -64,6 +65,7 @@ class Model(BaseModel):
     DoesNotExist: ClassVar[type[errors.DoesNotExist]] = errors.DoesNotExist
     __bucket__: ClassVar[str] = ""
     __wire_keys__: ClassVar[dict[str, str] | None] = None  # wire key -> field name
+    __page_validator__: ClassVar[TypeAdapter[Any] | None] = None  # list[cls], built on first use
 
     def __init_subclass__(cls, *, bucket: str | None = None, **kwargs: Any) -> None:
         """Check the field names and the bucket name; give the class its own DoesNotExist."""
@@ -181,18 +183,37 @@ class Model(BaseModel):
         to_json = cls.__pydantic_serializer__.to_json
         raw = owned and keeps_raw_data(cls)  # then the data itself is the snapshot
         empty, new = NEW.unknown, tuple.__new__
-        for entry in entries:
-            data = entry.get("d") or empty
-            known, unknown = (data, empty) if keys >= data.keys() else cls._split(data)
-            try:
-                obj = validate(known)
-            except ValidationError as exc:
-                raise titled(exc, f"{cls.__name__} (id {entry['id']!r})") from None
+        entries = entries if isinstance(entries, list) else list(entries)
+        datas = [entry.get("d") or empty for entry in entries]
+        objs: list[Self] | None = None
+        if len(datas) > 1 and all(keys >= data.keys() for data in datas):
+            # The common page: no unknown keys. One validator call for the whole page; on a
+            # failure the loop below validates again one by one to name the object.
+            with contextlib.suppress(ValidationError):
+                objs = cls._page_validator().validate_python(datas)
+        for n, entry in enumerate(entries):
+            data = datas[n]
+            if objs is not None:
+                obj, known, unknown = objs[n], data, empty
+            else:
+                known, unknown = (data, empty) if keys >= data.keys() else cls._split(data)
+                try:
+                    obj = validate(known)
+                except ValidationError as exc:
+                    raise titled(exc, f"{cls.__name__} (id {entry['id']!r})") from None
             snapshot = known if raw else to_json(obj, by_alias=True)
             # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
             state = new(ObjectState, (entry["id"], entry["v"], snapshot, unknown, client))
             obj.__dict__["_state"] = state
             yield obj
+
+    @classmethod
+    def _page_validator(cls) -> TypeAdapter[list[Self]]:
+        adapter = cls.__dict__.get("__page_validator__")
+        if adapter is None:
+            adapter = TypeAdapter(list[cls])  # type: ignore[valid-type]
+            cls.__page_validator__ = adapter
+        return adapter
 
     @classmethod
     def _wire_keys(cls) -> dict[str, str]:
