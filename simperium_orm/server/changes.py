@@ -175,7 +175,9 @@ class Writer:
                 raise ChangeError(400, "invalid ccid")
             if clientid is not None and not TOKEN.fullmatch(clientid):
                 raise ChangeError(400, "invalid clientid")
-            with self.store.transaction():
+            # Every refusal is raised before the one write (Store.record), so inside a bulk
+            # request's transaction a refused change needs no savepoint to undo it.
+            with self.store.transaction(savepoint=False):
                 return self._submit(userid, bucket, item, entry, ccid, clientid).change
         except ChangeError as exc:
             ccids = [ccid] if isinstance(ccid, str) else []

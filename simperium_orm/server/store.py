@@ -1,7 +1,8 @@
 """SQLite storage of the local server: users, tokens, objects, retained versions, change log.
 
-One connection, used only from the server's event-loop thread; each request (or each change of
-a bulk request) is one ``BEGIN IMMEDIATE`` transaction, so nothing is ever half-written. Object
+One connection, used only from the server's event-loop thread; each request (or each chunk of
+changes of a bulk request, where a refused change writes nothing) is one ``BEGIN IMMEDIATE``
+transaction, so nothing is ever half-written. Object
 data is stored as compact ASCII JSON text and handed back to clients without re-encoding.
 """
 
@@ -130,12 +131,17 @@ class Store:
         self.conn.close()
 
     @contextlib.contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, *, savepoint: bool = True) -> Iterator[None]:
         """One atomic unit of work: committed on success, rolled back on any exception.
 
         Nested inside another transaction it is a savepoint: a failure undoes only its own
         work, and the outer transaction (one commit for a whole bulk request) goes on.
+        ``savepoint=False`` joins the outer transaction as is, for work that writes nothing
+        before it can fail.
         """
+        if self.conn.in_transaction and not savepoint:
+            yield
+            return
         if self.conn.in_transaction:
             self.conn.execute("SAVEPOINT nested")
             try:
