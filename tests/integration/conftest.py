@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import requests
 
+import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
 
 LONG_POLL = 1.0  # the server's long-poll timeout in these tests (seconds)
@@ -20,6 +21,16 @@ def local_server() -> Iterator[SimperiumServer]:
     """One server for the session, with a short long-poll timeout; each test uses fresh users."""
     with SimperiumServer(long_poll_timeout=LONG_POLL) as server:
         yield server
+
+
+@pytest.fixture
+def client(local_server: SimperiumServer) -> Iterator[so.Client]:
+    """A fresh user's client, set as the default for the test (``so.connect``)."""
+    client = local_server.client()
+    so.connect(client)
+    yield client
+    so.disconnect()
+    client.close()
 
 
 @dataclass

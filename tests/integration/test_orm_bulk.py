@@ -2,28 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 import simperium_orm as so
 from simperium_orm.model import Model
-from simperium_orm.testing import SimperiumServer
 
 
 class Todo(Model, bucket="todo"):
     title: str
     done: bool = False
     tags: list[str] = []
-
-
-@pytest.fixture
-def client(local_server: SimperiumServer) -> Iterator[so.Client]:
-    client = local_server.client()
-    so.connect(client)
-    yield client
-    so.disconnect()
-    client.close()
 
 
 def test_bulk_save_creates_in_batches(client: so.Client) -> None:

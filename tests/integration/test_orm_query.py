@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -11,7 +10,6 @@ from pydantic import BaseModel, ValidationError
 import simperium_orm as so
 from simperium_orm.lookups import InvalidLookup, Q
 from simperium_orm.model import Model
-from simperium_orm.testing import SimperiumServer
 
 
 class Place(BaseModel):
@@ -25,15 +23,6 @@ class Task(Model, bucket="tasks"):
     tags: list[str] = []
     meta: dict[str, Any] = {}
     place: Place = Place()
-
-
-@pytest.fixture
-def client(local_server: SimperiumServer) -> Iterator[so.Client]:
-    client = local_server.client()
-    so.connect(client)
-    yield client
-    so.disconnect()
-    client.close()
 
 
 @pytest.fixture

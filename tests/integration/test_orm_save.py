@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -23,15 +22,6 @@ class Todo(Model, bucket="todo"):
 class Contact(Model, bucket="contacts"):
     name: str
     id_: str | None = Field(default=None, alias="id")
-
-
-@pytest.fixture
-def client(local_server: SimperiumServer) -> Iterator[so.Client]:
-    client = local_server.client()
-    so.connect(client)
-    yield client
-    so.disconnect()
-    client.close()
 
 
 def test_create_get_round_trip(client: so.Client) -> None:

@@ -10,7 +10,6 @@ import pytest
 import simperium_orm as so
 from simperium_orm import signals
 from simperium_orm.model import Model
-from simperium_orm.testing import SimperiumServer
 
 
 class Todo(Model, bucket="todo"):
@@ -23,15 +22,6 @@ class Other(Model, bucket="other"):
 
 
 Event = tuple[str, Any, dict[str, Any]]
-
-
-@pytest.fixture
-def client(local_server: SimperiumServer) -> Iterator[so.Client]:
-    client = local_server.client()
-    so.connect(client)
-    yield client
-    so.disconnect()
-    client.close()
 
 
 @pytest.fixture
