@@ -140,3 +140,13 @@ def assert_one_error_line(err: str, *, contains: str = "") -> None:
     assert lines[0].startswith("simperium-orm: error: "), err
     assert contains in lines[0], err
     assert "Traceback" not in err
+
+
+@pytest.fixture
+def user(simperium_server: SimperiumServer) -> User:
+    return new_user(simperium_server)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: User) -> CLI:
+    return CLI(capsys, monkeypatch, user.env())

@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 import requests
+from cli_runner import cli, user  # noqa: F401  (fixtures of the CLI tests)
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer

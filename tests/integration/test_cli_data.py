@@ -4,20 +4,9 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from cli_runner import CLI, User, assert_one_error_line, new_user, run_module
+from cli_runner import CLI, User, assert_one_error_line, run_module
 
 from simperium_orm.testing import SimperiumServer
-
-
-@pytest.fixture
-def user(simperium_server: SimperiumServer) -> User:
-    return new_user(simperium_server)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: User) -> CLI:
-    return CLI(capsys, monkeypatch, user.env())
 
 
 def test_set_merges_and_prints_the_result(cli: CLI) -> None:

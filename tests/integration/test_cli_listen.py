@@ -59,16 +59,6 @@ def listen_in_process(
     return result.code, [json.loads(line) for line in out.getvalue().splitlines()], result.err
 
 
-@pytest.fixture
-def user(simperium_server: SimperiumServer) -> User:
-    return new_user(simperium_server)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: User) -> CLI:
-    return CLI(capsys, monkeypatch, user.env())
-
-
 def test_prints_changes_after_cv_then_stops_on_sigint(cli: CLI, user: User) -> None:
     other = user.client()
     other.bucket("todo").write("before", {"n": 0})

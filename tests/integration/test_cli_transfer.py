@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import CLI, User, assert_one_error_line, new_user, run_module, subprocess_env
+from cli_runner import CLI, User, assert_one_error_line, run_module, subprocess_env
 
 from simperium_orm.bucket import Bucket
 from simperium_orm.client import Client
@@ -65,16 +65,6 @@ def change_count(bucket: Bucket) -> int:
 def client(user: User) -> Iterator[Client]:
     with user.client() as c:
         yield c
-
-
-@pytest.fixture
-def user(simperium_server: SimperiumServer) -> User:
-    return new_user(simperium_server)
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, user: User) -> CLI:
-    return CLI(capsys, monkeypatch, user.env())
 
 
 def by_id(lines: list[dict[str, Any]]) -> dict[str, Any]:
