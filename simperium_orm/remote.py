@@ -4,11 +4,14 @@ A round is the list of change objects one ``/changes`` or ``/all`` call returned
 first). Several changes to one object in a round fold into one event: its kind is decided by
 the last operation, ``changed_fields`` is the union of the top-level keys the diffs touched,
 and ``version`` is the last end version.
+
+:func:`consistent_end` decides how much of a round can be delivered with object data read after
+it: the data must be at the version the round ends each object with.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -47,12 +50,13 @@ def decode_round(
 ) -> list[RemoteChange]:
     """Fold a round of raw changes into net per-object changes, in order of last change.
 
-    Changes made by ``own_clientid``, error entries and entries without an id are skipped.
+    Changes made by ``own_clientid``, error entries, entries without an id and operations other
+    than ``M`` and ``-`` (``EMPTY``, ``DROP``: whole-bucket operations) are skipped.
     """
     groups: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}
     for change in changes:
         raw_id = change.get("id")
-        if not isinstance(raw_id, str) or "error" in change:
+        if not isinstance(raw_id, str) or "error" in change or change.get("o") not in ("M", "-"):
             continue
         if own_clientid is not None and change.get("clientid") == own_clientid:
             continue
@@ -66,7 +70,7 @@ def decode_round(
 
 def _fold(userid: str | None, key: str, group: list[Mapping[str, Any]]) -> RemoteChange:
     last = group[-1]
-    version = last.get("ev") if isinstance(last.get("ev"), int) else None
+    version = end_version(last)
     if last.get("o") == "-":
         return RemoteChange(
             "deleted", key, userid, version, frozenset(), last, None, has_data=False
@@ -95,3 +99,33 @@ def _fold(userid: str | None, key: str, group: list[Mapping[str, Any]]) -> Remot
         data if isinstance(data, Mapping) else None,
         has_data="d" in last,
     )
+
+
+def end_version(change: Mapping[str, Any]) -> int | None:
+    """The change's end version ``ev``, or None when it has none."""
+    ev = change.get("ev")
+    return ev if isinstance(ev, int) and not isinstance(ev, bool) else None
+
+
+def consistent_end(changes: Sequence[Mapping[str, Any]], versions: Mapping[str, int]) -> int:
+    """How many leading ``changes`` agree with ``versions`` (raw id -> version read later).
+
+    An object whose version in ``versions`` is newer than the last end version the prefix has
+    for it changed again after the round was read; its data does not belong to this round. The
+    answer is the longest prefix with no such object (0 when even the first change's object
+    moved on). Every change counts, the listener's own included.
+    """
+    end = len(changes)
+    while end:
+        first: dict[str, int] = {}
+        last: dict[str, int] = {}
+        for number, change in enumerate(changes[:end]):
+            raw_id, ev = change.get("id"), end_version(change)
+            if isinstance(raw_id, str) and ev is not None:
+                first.setdefault(raw_id, number)
+                last[raw_id] = ev
+        moved = [first[i] for i, ev in last.items() if i in versions and versions[i] > ev]
+        if not moved:
+            return end
+        end = min(moved)
+    return 0

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simperium_orm.remote import decode_round, split_id
+from simperium_orm.remote import consistent_end, decode_round, end_version, split_id
 
 
 def m(
@@ -100,3 +100,39 @@ def test_one_event_per_object_with_its_last_version(seq: list[tuple[str, bool, l
         assert (event.kind == "deleted") == (last["o"] == "-")
     last_cvs = [event.change["cv"] for event in out]
     assert last_cvs == sorted(last_cvs)
+
+
+def test_whole_bucket_operations_are_skipped() -> None:
+    out = decode_round([{"id": "todo", "o": "EMPTY", "cv": "01"}, m("a", 1, "02", ["t"])])
+    assert [e.id for e in out] == ["a"]
+
+
+def test_consistent_end_cuts_before_an_object_that_moved_on() -> None:
+    changes = [m("y", 1, "01", ["t"]), m("x", 1, "02", ["t"]), m("z", 1, "03", ["t"])]
+    assert consistent_end(changes, {"y": 1, "x": 1, "z": 1}) == 3
+    assert consistent_end(changes, {"y": 1, "x": 2, "z": 1}) == 1  # x changed after the round
+    assert consistent_end(changes, {"y": 2, "x": 1}) == 0  # even the first one moved on
+    assert consistent_end([], {}) == 0
+
+
+def test_consistent_end_also_cuts_objects_changed_on_both_sides_of_the_cut() -> None:
+    changes = [
+        m("a", 1, "01", ["t"]),
+        m("b", 1, "02", ["t"]),
+        m("a", 2, "03", ["u"], sv=1),
+        m("c", 1, "04", ["t"]),
+    ]
+    # c moved on: cut before c, at 3; a and b are complete there.
+    assert consistent_end(changes, {"a": 2, "b": 1, "c": 2}) == 3
+    # b moved on: cut at 1; a then ends at v1 in the prefix but is at v2: cut at 0.
+    assert consistent_end(changes, {"a": 2, "b": 2, "c": 1}) == 0
+    # The listener's own later change counts: not a reason to cut.
+    own = [*changes, m("c", 2, "05", ["t"], sv=1, clientid="me")]
+    assert consistent_end(own, {"a": 2, "b": 1, "c": 2}) == 5
+
+
+def test_end_version_ignores_non_integers() -> None:
+    assert end_version({"ev": 3}) == 3
+    assert end_version({"ev": True}) is None
+    assert end_version({"ev": "3"}) is None
+    assert end_version({}) is None
