@@ -16,6 +16,7 @@ from simperium_orm.lookups import Q
 from simperium_orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
 
 if TYPE_CHECKING:
+    from simperium_orm.listener import Listener
     from simperium_orm.model import Model
 
 __all__ = ["Manager", "ManagerDescriptor"]
@@ -125,6 +126,14 @@ class Manager(Generic[M]):
     def bulk_delete(self, objs: Iterable[M], batch_size: int = DEFAULT_BATCH_SIZE) -> list[M]:
         """Delete many saved objects through ``POST /changes``; ``BulkError`` on failures."""
         return bulk.bulk_delete(self.model, self.client, objs, batch_size)
+
+    # -- listening ----------------------------------------------------------------------------
+
+    def listen(self, **kwargs: Any) -> Listener:
+        """A :class:`~simperium_orm.listener.Listener` of this model, through this client."""
+        from simperium_orm.listener import Listener
+
+        return Listener(self.model, client=self.client, **kwargs)
 
 
 class ManagerDescriptor:
