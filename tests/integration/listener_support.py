@@ -106,8 +106,8 @@ def listener_threads() -> list[threading.Thread]:
 class FaultyProxy:
     """A TCP proxy to ``target`` whose n-th connection (from 1) follows ``plan(n)``.
 
-    ``"forward"`` relays bytes both ways, ``"503"`` answers one 503 and closes, ``"hang"``
-    accepts and never answers (until the proxy closes).
+    ``"forward"`` relays bytes both ways, ``"503"`` answers one 503 and closes, ``"trickle"``
+    starts an answer and sends one more byte of a header every 50 ms, forever.
     """
 
     def __init__(self, target_url: str, plan: Callable[[int], str]) -> None:
@@ -118,7 +118,6 @@ class FaultyProxy:
         self.sock.settimeout(0.1)
         self.url = f"http://127.0.0.1:{self.sock.getsockname()[1]}"
         self.count = 0
-        self.held: list[socket.socket] = []
         self._closing = threading.Event()
         self._threads: list[threading.Thread] = []
         self._spawn(self._accept)
@@ -139,21 +138,36 @@ class FaultyProxy:
             conn.settimeout(None)
             self.count += 1
             mode = self.plan(self.count)
-            if mode == "hang":
-                self.held.append(conn)
+            if mode == "trickle":
+                self._spawn(self._trickle, conn)
             elif mode == "503":
                 self._spawn(self._refuse, conn)
             else:
                 self._spawn(self._relay, conn)
 
+    @staticmethod
+    def _read_request(conn: socket.socket) -> bool:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk:
+                return False
+            data += chunk
+        return True
+
+    def _trickle(self, conn: socket.socket) -> None:
+        with conn:
+            if not self._read_request(conn):
+                return
+            with contextlib.suppress(OSError):
+                conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+                while not self._closing.wait(0.05):
+                    conn.sendall(b"a")
+
     def _refuse(self, conn: socket.socket) -> None:
         with conn:
-            data = b""
-            while b"\r\n\r\n" not in data:
-                chunk = conn.recv(65536)
-                if not chunk:
-                    return
-                data += chunk
+            if not self._read_request(conn):
+                return
             body = b'{"error": 503, "message": "try again"}'
             conn.sendall(
                 b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
@@ -177,8 +191,6 @@ class FaultyProxy:
     def close(self) -> None:
         self._closing.set()
         self.sock.close()
-        for conn in self.held:
-            conn.close()
         for thread in self._threads:
             thread.join(5)
 

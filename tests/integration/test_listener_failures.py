@@ -1,0 +1,102 @@
+"""Feed failures: 5xx answers and a poll nobody answers are reported, retried, survived."""
+
+from __future__ import annotations
+
+import pytest
+from listener_support import FaultyProxy, Todo, listener_threads, recording
+
+import simperium_orm as so
+from simperium_orm.testing import SimperiumServer
+
+
+@pytest.fixture
+def token(local_server: SimperiumServer) -> str:
+    return local_server.create_user()
+
+
+def head(client: so.Client) -> str:
+    return str(client.bucket("todo").index(limit=1)["current"])
+
+
+def test_server_errors_are_reported_and_retried(local_server: SimperiumServer, token: str) -> None:
+    other = local_server.client(token)
+    with FaultyProxy(local_server.url, lambda n: "503" if n <= 2 else "forward") as proxy:
+        mine = so.Client("demo", token, api_url=proxy.url)
+        listener = so.Listener(Todo, client=mine, cv=head(other), poll_timeout=5)
+        with recording() as rec, listener:
+            other.bucket("todo").write("a", {"title": "after the outage"})
+            assert rec.wait_count(1)
+        mine.close()
+    assert rec.titles() == ["after the outage"]
+    assert [type(e.kwargs["error"]) for e in rec.errors] == [so.ServerError, so.ServerError]
+    assert all(e.sender is listener and e.kwargs["change"] is None for e in rec.errors)
+    assert listener_threads() == []
+    other.close()
+
+
+def test_the_watchdog_restarts_a_poll_that_never_ends(
+    local_server: SimperiumServer, token: str
+) -> None:
+    other = local_server.client(token)
+    # The first answer trickles in forever, so no read timeout fires: only the watchdog helps.
+    with FaultyProxy(local_server.url, lambda n: "trickle" if n == 1 else "forward") as proxy:
+        mine = so.Client("demo", token, api_url=proxy.url)
+        listener = so.Listener(
+            Todo, client=mine, cv=head(other), poll_timeout=0.5, stall_timeout=1.0
+        )
+        other.bucket("todo").write("a", {"title": "heard anyway"})
+        with recording() as rec, listener:
+            assert rec.wait_count(1)
+        mine.close()
+    assert rec.titles() == ["heard anyway"]
+    assert "no answer to a long-poll" in str(rec.errors[0].kwargs["error"])
+    # Then the interrupted answer itself fails (how depends on where it was cut).
+    assert all(isinstance(e.kwargs["error"], so.SimperiumError) for e in rec.errors)
+    with pytest.raises(ValueError):
+        so.Listener(Todo, client=other, poll_timeout=5, stall_timeout=5)
+    other.close()
+
+
+def test_a_server_that_is_down_at_the_start_is_a_clear_error() -> None:
+    with SimperiumServer() as server:
+        client = server.client()
+    with pytest.raises(so.TransportError):
+        so.Listener(Todo, client=client)  # the head cannot be read: said at once
+    client.close()
+
+
+def test_an_error_receiver_that_fails_does_not_stop_the_listener(
+    local_server: SimperiumServer, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine, other = local_server.client(token), local_server.client(token)
+    listener = so.Listener(Todo, client=mine)
+
+    def broken(sender: object, **kwargs: object) -> None:
+        raise RuntimeError("error receiver bug")
+
+    def bad(sender: object, **kwargs: object) -> None:
+        raise ValueError("receiver bug")
+
+    so.signals.listener_error.connect(broken, sender=listener)
+    so.signals.remote_created.connect(bad, sender=Todo)
+    try:
+        other.bucket("todo").write("a", {"title": "a"})
+        assert [e.id for e in listener.poll()] == ["a"]
+    finally:
+        so.signals.listener_error.disconnect(broken, sender=listener)
+        so.signals.remote_created.disconnect(bad, sender=Todo)
+    assert "a listener_error receiver failed" in caplog.text
+    mine.close()
+    other.close()
+
+
+def test_errors_nobody_receives_are_logged(
+    local_server: SimperiumServer, token: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    mine, other = local_server.client(token), local_server.client(token)
+    listener = so.Listener(Todo, client=mine)
+    other.bucket("todo").write("a", {"title": 1})
+    assert listener.poll() == []
+    assert "listener error" in caplog.text and "'a'" in caplog.text
+    mine.close()
+    other.close()
