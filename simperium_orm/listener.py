@@ -36,7 +36,7 @@ _QUICK_EMPTY = 0.05  # an empty answer sooner than this after asking is no real 
 
 def _backoff(failures: int, error: Exception) -> float:
     """Seconds to wait after the n-th failure in a row: jittered, growing, and ``Retry-After``."""
-    delay = random.uniform(0, min(_MAX_BACKOFF, 0.25 * 2**failures))
+    delay = random.uniform(0, min(_MAX_BACKOFF, 0.25 * 2 ** min(failures, 10)))
     header = getattr(getattr(error, "response", None), "header", None)
     retry_after = header("Retry-After") if callable(header) else None
     if isinstance(retry_after, str):
@@ -123,10 +123,12 @@ class Listener:
         return any(t.is_alive() for t in self._threads)
 
     def poll(self, timeout: float | None = None) -> list[RemoteEvent]:
-        """Deliver the pending changes of every feed and return the events.
+        """One round by hand over every feed: deliver the pending changes, return the events.
 
-        With ``timeout``, each feed waits up to that many seconds for a change when none is
-        pending. Feed failures raise; receiver failures go to ``listener_error``.
+        A round takes one batch of each feed's pending changes (the server's batch size; call
+        again while a backlog lasts). With ``timeout``, each feed waits up to that many seconds
+        for a change when none is pending. Feed failures raise (one attempt per request);
+        receiver failures go to ``listener_error``.
         """
         if self.running:
             raise RuntimeError("the listener is running: poll() is for a stopped listener")
@@ -218,7 +220,7 @@ class Listener:
             failures = 0
             if feed.last_fetched == 0 and time.monotonic() - started < _QUICK_EMPTY:
                 quick += 1  # a server answering "nothing" at once: do not spin on it
-                self._stop.wait(min(1.0, 0.01 * 2**quick))
+                self._stop.wait(min(1.0, 0.01 * 2 ** min(quick, 7)))
             else:
                 quick = 0
 
