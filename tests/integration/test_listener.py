@@ -268,3 +268,19 @@ def test_several_models_each_with_its_feed(me: tuple[so.Client, so.Client]) -> N
     assert set(listener.cvs) == {"todo", "note"}
     with pytest.raises(TypeError):
         so.Listener(Todo, Note, client=mine, cv="0" * 24)
+
+
+def test_one_index_read_per_round_and_nothing_from_before_the_start(
+    me: tuple[so.Client, so.Client], caplog: pytest.LogCaptureFixture
+) -> None:
+    mine, other = me
+    other.bucket("todo").write("old", {"title": "before the listener"})
+    listener = so.Listener(Todo, client=mine)
+    other.bucket("todo").bulk_post({f"n{i}": {"title": f"new {i}"} for i in range(5)})
+    other.bucket("todo").write("n0", {"done": True})
+    with recording(), caplog.at_level("DEBUG", logger="simperium_orm.http"):
+        events = listener.poll()
+    assert sorted(e.id for e in events) == ["n0", "n1", "n2", "n3", "n4"]
+    requests = [r.getMessage().split(" ")[:2] for r in caplog.records]
+    paths = [path.rsplit("/", 1)[1].split("?")[0] for _, path in requests]
+    assert paths == ["changes", "index"]  # the data of all five, in one request
