@@ -1,7 +1,7 @@
 """simperium_orm: Pydantic models, querysets and change signals for Simperium."""
 
 from simperium_orm import signals
-from simperium_orm.checkpoint import FileCheckpoint, MemoryCheckpoint
+from simperium_orm.checkpoint import Checkpoint, FileCheckpoint, MemoryCheckpoint, Position
 from simperium_orm.client import Client, connect, default_client, disconnect
 from simperium_orm.core import Auth
 from simperium_orm.errors import (
@@ -38,6 +38,7 @@ __all__ = [
     "AuthError",
     "BadRequest",
     "BulkError",
+    "Checkpoint",
     "Client",
     "Conflict",
     "DoesNotExist",
@@ -53,6 +54,7 @@ __all__ = [
     "NotConnected",
     "NotFound",
     "Page",
+    "Position",
     "PreconditionFailed",
     "ProtocolError",
     "Q",

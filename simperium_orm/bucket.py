@@ -281,14 +281,25 @@ class Bucket:
     # -- change feeds ---------------------------------------------------------------------
 
     def changes(
-        self, cv: str | None = None, timeout: float | None = None, *, wait: bool = True
+        self,
+        cv: str | None = None,
+        timeout: float | None = None,
+        *,
+        wait: bool = True,
+        batch: int | None = None,
     ) -> list[JSONDict]:
         """This user's changes after ``cv`` (oldest first), waiting for one if none is pending.
 
         Returns ``[]`` when ``timeout`` seconds pass with no change (or at once with
         ``wait=False``); raises when the service cannot be reached after the retries.
+        ``batch`` asks for at most that many changes (the server's default otherwise).
         """
-        params = {"clientid": self.clientid, "cv": cv, "wait": None if wait else "0"}
+        params = {
+            "clientid": self.clientid,
+            "cv": cv,
+            "wait": None if wait else "0",
+            "batch": None if batch is None else str(batch),
+        }
         return self._long_poll(self._url("changes"), params, timeout)
 
     def all(
@@ -323,7 +334,9 @@ class Bucket:
         self, url: str, params: Mapping[str, Any], timeout: float | None
     ) -> list[JSONDict]:
         try:
-            body = self._send("GET", url, params=params, timeout=timeout).json()
+            body = self._send(
+                "GET", url, params=params, timeout=timeout, retry_timeouts=False
+            ).json()
         except RequestTimeout:
             return []
         if not isinstance(body, list):

@@ -184,13 +184,15 @@ class Transport:
         timeout: float | str | None = "default",
         safe_to_retry: bool = True,
         raise_for_status: bool = True,
+        retry_timeouts: bool = True,
     ) -> Response:
         """Send one logical request, retrying as the policy allows; return or raise.
 
         ``safe_to_retry`` says whether repeating the request cannot apply it twice (reads, and
         writes that carry a ccid). Unsafe requests are retried only when the connection could
-        not be made at all. ``timeout="default"`` uses the transport's timeout; ``None`` waits
-        for as long as the server holds the request (long-polls).
+        not be made at all. ``retry_timeouts=False`` gives up at the first timeout (a quiet
+        long-poll is an answer, not a failure). ``timeout="default"`` uses the transport's
+        timeout; ``None`` waits for as long as the server holds the request (long-polls).
         """
         read_timeout = self.timeout if timeout == "default" else timeout
         assert read_timeout is None or isinstance(read_timeout, (int, float))
@@ -222,7 +224,7 @@ class Transport:
                 finally:
                     raw.close()
             except (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError):
-                if attempt < self.retries and safe_to_retry and read_timeout == self.timeout:
+                if attempt < self.retries and safe_to_retry and retry_timeouts:
                     self._backoff(attempt, None)
                     attempt += 1
                     continue
