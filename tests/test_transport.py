@@ -254,3 +254,11 @@ def test_debug_log_has_method_path_status_but_no_secrets(caplog: pytest.LogCaptu
     Bucket("myapp", "secret-token", "todo").fetch("t1")
     assert "GET /1/myapp/todo/i/t1 -> 200" in caplog.text
     assert "secret-token" not in caplog.text
+
+
+@responses.activate
+def test_quiet_long_poll_at_the_default_timeout_is_not_retried() -> None:
+    bucket = Bucket("myapp", "tok", "todo", transport=Transport(timeout=5, sleep=lambda s: None))
+    responses.get(f"{API}/todo/changes", body=requests.exceptions.ReadTimeout("quiet"))
+    assert bucket.changes(cv="c", timeout=5) == []
+    assert len(responses.calls) == 1
