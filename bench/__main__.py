@@ -10,6 +10,7 @@ HERE = Path(__file__).resolve().parent
 
 
 def main(argv: list[str]) -> int:
+    sys.path.insert(0, str(HERE))  # the scripts import their shared helpers as plain modules
     names = argv or sorted(p.stem for p in HERE.glob("bench_*.py"))
     for name in names:
         print(f"== {name}", flush=True)

@@ -16,10 +16,7 @@ Only numbers are printed; nothing is asserted.
 from __future__ import annotations
 
 import os
-import re
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -28,10 +25,11 @@ import types
 import uuid
 from typing import Any
 
+from _server import API_KEY, APP, start_server, stop_server
+
 import simperium_orm as so
 from simperium_orm import signals
 
-APP, API_KEY = "bench", "bench-api-key"
 N_WRITES = 1000
 N_LISTENERS = 100
 IDLE_SECONDS = 10.0
@@ -39,26 +37,6 @@ IDLE_SECONDS = 10.0
 
 class Item(so.Model, bucket="items"):
     n: int
-
-
-def start_server(long_poll_timeout: int = 30) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simperium_orm", "serve", "--port", "0", "--db", ":memory:",
-         "--app-id", APP, "--api-key", API_KEY, "--long-poll-timeout", str(long_poll_timeout)],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    match = re.search(r"http://[\d.]+:\d+", proc.stdout.readline())
-    assert match, "the server did not announce itself"
-    return proc, match.group(0)
-
-
-def stop_server(proc: subprocess.Popen[str]) -> None:
-    proc.send_signal(signal.SIGTERM)
-    proc.wait(30)
-    if proc.stdout is not None:
-        proc.stdout.close()
 
 
 def new_token(url: str) -> str:

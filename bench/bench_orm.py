@@ -17,16 +17,14 @@ client's. Measured:
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 import tracemalloc
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
 import requests
+from _server import API_KEY, APP, running_server
 from pydantic import BaseModel
 
 import simperium_orm as so
@@ -38,7 +36,6 @@ OFFICIAL_SUBSET = max(50, int(500 * SCALE))
 BULK_N = int(10_000 * SCALE)
 SINGLE_SUBSET = max(50, int(500 * SCALE))
 MEMORY_N = int(100_000 * SCALE)
-APP, API_KEY = "demo", "demo-api-key"
 
 
 class Todo(Model, bucket="todo"):
@@ -55,21 +52,6 @@ class Plain(BaseModel):
     done: bool = False
     tags: list[str] = []
     priority: int = 0
-
-
-@contextmanager
-def server() -> Iterator[str]:
-    cmd = [sys.executable, "-m", "simperium_orm", "serve", "--port", "0", "--db", ":memory:"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if "listening on" not in line:
-            raise RuntimeError(f"server did not start: {line!r}")
-        yield line.rsplit(" ", 1)[-1].strip()
-    finally:
-        proc.terminate()
-        proc.wait(10)
 
 
 def best_of(runs: int, fn: Callable[[], object]) -> float:
@@ -139,7 +121,7 @@ def official_subset(url: str, token: str, n: int) -> float:
 
 
 def main() -> None:
-    with server() as url:
+    with running_server() as url:
         token = so.Auth(APP, API_KEY, auth_url=url).create("bench@example.com", "secret")
         client = so.connect(app_id=APP, token=token, api_url=url, auth_url=url)
 

@@ -20,30 +20,17 @@ import http.client
 import json
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
-APP, API_KEY = "bench", "bench-api-key"
+from _server import API_KEY, APP, start_server, stop_server
+
 N_WRITES = 2000
 N_POLLS = 1000
-
-
-def start_server() -> tuple[subprocess.Popen[str], str, int]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "simperium_orm", "serve", "--port", "0", "--db", ":memory:",
-         "--app-id", APP, "--api-key", API_KEY, "--long-poll-timeout", "120"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    match = re.search(r"http://([\d.]+):(\d+)", proc.stdout.readline())
-    assert match, "the server did not announce itself"
-    return proc, match.group(1), int(match.group(2))
 
 
 class Conn:
@@ -186,7 +173,9 @@ async def bench_long_polls(host: str, port: int, token: str, writer_token: str) 
 
 
 def main() -> None:
-    proc, host, port = start_server()
+    proc, url = start_server(long_poll_timeout=120)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
     try:
         setup = Conn(host, port)
         token, writer_token = new_user(setup), new_user(setup)
@@ -194,8 +183,7 @@ def main() -> None:
         bench_index(host, port, token)
         asyncio.run(bench_long_polls(host, port, token, writer_token))
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
+        stop_server(proc)
     print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, server in its own process)")
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import threading
-import uuid
 from collections.abc import Iterator
 from typing import Any
+
+from _devices import two_devices
 
 import simperium_orm as so
 from simperium_orm import signals
@@ -35,22 +35,6 @@ def show_requests() -> None:
 
 def step(text: str) -> None:
     print(f"\n>> {text}", flush=True)
-
-
-def connect(stack: contextlib.ExitStack) -> tuple[so.Client, so.Client]:
-    """Sign up a fresh user; return two clients (two 'devices') for it."""
-    app_id, api_key = os.environ.get("SIMPERIUM_APP_ID"), os.environ.get("SIMPERIUM_API_KEY")
-    username, password = f"demo-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4().hex
-    if app_id and api_key:
-        step(f"using Simperium app {app_id!r}")
-        token = so.Auth(app_id, api_key).create(username, password)
-        return so.Client(app_id, token), so.Client(app_id, token)
-    from simperium_orm.testing import SimperiumServer
-
-    server = stack.enter_context(SimperiumServer())
-    step(f"started a local Simperium server at {server.url}")
-    token = server.create_user(username, password)
-    return server.client(token), server.client(token)
 
 
 class Tally:
@@ -88,7 +72,7 @@ def main() -> int:
     for name, receiver in receivers.items():
         getattr(signals, name).connect(receiver, sender=Todo)
     with contextlib.ExitStack() as stack:
-        me, other_device = connect(stack)
+        me, other_device = two_devices(stack, "demo", step)
         so.connect(me)
         show_requests()
 

@@ -7,10 +7,10 @@ SIMPERIUM_API_KEY are set (a throw-away user is created there). Exits by itself.
 from __future__ import annotations
 
 import contextlib
-import os
 import queue
-import uuid
 from typing import Any
+
+from _devices import two_devices
 
 import simperium_orm as so
 from simperium_orm import signals
@@ -19,22 +19,6 @@ from simperium_orm import signals
 class Note(so.Model, bucket="note"):
     text: str
     pinned: bool = False
-
-
-def two_devices(stack: contextlib.ExitStack) -> tuple[so.Client, so.Client]:
-    """Sign up a fresh user; return two clients of it: this process, and 'the phone'."""
-    app_id, api_key = os.environ.get("SIMPERIUM_APP_ID"), os.environ.get("SIMPERIUM_API_KEY")
-    username, password = f"listen-{uuid.uuid4().hex[:8]}@example.com", uuid.uuid4().hex
-    if app_id and api_key:
-        print(f"using Simperium app {app_id!r}")
-        token = so.Auth(app_id, api_key).create(username, password)
-        return so.Client(app_id, token), so.Client(app_id, token)
-    from simperium_orm.testing import SimperiumServer
-
-    server = stack.enter_context(SimperiumServer())
-    print(f"local Simperium server at {server.url}")
-    token = server.create_user(username, password)
-    return server.client(token), server.client(token)
 
 
 def main() -> int:
@@ -57,7 +41,7 @@ def main() -> int:
     signals.remote_deleted.connect(deleted, sender=Note)
     signals.listener_error.connect(failed)
     with contextlib.ExitStack() as stack:
-        me, phone = two_devices(stack)
+        me, phone = two_devices(stack, "listen")
         notes = phone.bucket("note")
         edits = [
             ("the phone creates a note", lambda: notes.set("groceries", {"text": "buy milk"})),

@@ -9,7 +9,11 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = sorted((Path(__file__).resolve().parent.parent / "examples").glob("*.py"))
+EXAMPLES = sorted(
+    p
+    for p in (Path(__file__).resolve().parent.parent / "examples").glob("*.py")
+    if not p.name.startswith("_")  # shared helpers, not scripts
+)
 
 
 @pytest.mark.parametrize("script", EXAMPLES, ids=[p.name for p in EXAMPLES])
