@@ -208,17 +208,23 @@ class Interrupted(BaseException):
 
 @contextlib.contextmanager
 def stop_signals() -> Iterator[None]:
-    """Turn SIGTERM into :class:`Interrupted` while the block runs (main thread only)."""
+    """Turn SIGTERM into :class:`Interrupted` while the block runs (main thread only).
+
+    SIGINT raises ``KeyboardInterrupt`` even when the process was started with it ignored
+    (as a shell does for background jobs), so Ctrl-C or ``kill -INT`` always stops a command.
+    """
     if threading.current_thread() is threading.main_thread():
 
         def handler(signum: int, frame: object) -> None:
             raise Interrupted
 
         previous = signal.signal(signal.SIGTERM, handler)
+        previous_int = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             yield
         finally:
             signal.signal(signal.SIGTERM, previous)
+            signal.signal(signal.SIGINT, previous_int)
     else:
         yield
 
