@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -162,13 +163,20 @@ class Bucket:
         Returns ``{"current": cv, "index": [{"id", "v", "d"?}], "mark"?}``; ``mark`` is present
         only while more pages remain. ``limit`` is 1..1000 (server default 100).
         """
+        return parse_index(self.index_raw(data=data, mark=mark, limit=limit, since=since))
+
+    def index_raw(
+        self,
+        data: bool = False,
+        mark: str | None = None,
+        limit: int | None = None,
+        since: str | None = None,
+    ) -> bytes:
+        """The same page as :meth:`index`, as the JSON bytes the server sent (unchecked)."""
         if limit is not None and not 1 <= limit <= 1000:
             raise ValueError(f"limit must be between 1 and 1000, got {limit}")
         params = {"data": "1" if data else None, "mark": mark, "limit": limit, "since": since}
-        body = self._send("GET", self._url("index"), params=params).json()
-        if not isinstance(body, dict) or not isinstance(body.get("index"), list):
-            raise ProtocolError("index response is not an object with an 'index' list")
-        return body
+        return self._send("GET", self._url("index"), params=params).content
 
     def get(self, item: str, default: Any = None, version: int | None = None) -> Any:
         """The object's data (latest, or ``version``); ``default`` when it does not exist."""
@@ -342,6 +350,17 @@ class Bucket:
         if not isinstance(body, list):
             raise ProtocolError("change feed response is not a list")
         return body
+
+
+def parse_index(raw: bytes) -> JSONDict:
+    """An index page's JSON; :class:`ProtocolError` when it is not a page."""
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        raise ProtocolError(f"index response is not JSON: {raw[:80]!r}") from None
+    if not isinstance(body, dict) or not isinstance(body.get("index"), list):
+        raise ProtocolError("index response is not an object with an 'index' list")
+    return body
 
 
 def _raise_for(response: Response) -> None:

@@ -13,12 +13,14 @@ import binascii
 import copy
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from simperium_orm.bucket import parse_index
 from simperium_orm.client import Client, default_client
 from simperium_orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
+from simperium_orm.pages import load_page
 
 if TYPE_CHECKING:
     from simperium_orm.bucket import Bucket
@@ -193,14 +195,23 @@ class QuerySet(Generic[M]):
     def _matches(self, size: int | None = None) -> Iterator[M]:
         """Every matching object in index order (newest change first), one page in memory."""
         client = self._resolve_client()
-        build, where = self.model._load_entries, self._where
-        for _mark, entries, _next in self._pages(
-            self._bucket(client), data=True, size=size or self._page_size
-        ):
-            if where is None:
-                yield from build(entries, client)
+        bucket, where, model = self._bucket(client), self._where, self.model
+        mark: str | None = None
+        while True:
+            raw = bucket.index_raw(data=True, mark=mark, limit=size or self._page_size)
+            loaded = load_page(model, raw, client)
+            if loaded is None:  # keys the model does not declare, or data that does not fit
+                body = parse_index(raw)
+                # Built one by one: objects before a bad one still arrive, then it raises.
+                objs: Iterable[M] = model._load_entries(body["index"], client)
+                following, count = body.get("mark") or None, len(body["index"])
             else:
-                yield from filter(where, build(entries, client))
+                objs, following = loaded
+                count = len(objs)
+            yield from (objs if where is None else filter(where, objs))
+            if following is None or not count:
+                return
+            mark = following
 
     def __iter__(self) -> Iterator[M]:
         if self._order:

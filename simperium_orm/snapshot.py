@@ -57,7 +57,9 @@ def saved_fields(model: type[BaseModel], state: ObjectState) -> dict[str, Any] |
         return None
     if not isinstance(snapshot, bytes):
         # Raw server data: validated again to get exactly the dump form (defaults filled in).
-        normal = model.__pydantic_validator__.validate_python(snapshot)
+        # A page entry (see pages.py) is read from its page here, on first need.
+        raw = snapshot if isinstance(snapshot, dict) else dict(snapshot)
+        normal = model.__pydantic_validator__.validate_python(raw)
         snapshot = model.__pydantic_serializer__.to_json(normal, by_alias=True)
     result: dict[str, Any] = json.loads(snapshot)
     return result

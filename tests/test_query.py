@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -43,6 +44,9 @@ class FakeBucket:
         if start + size < len(self.rows):
             body["mark"] = str(start + size)
         return body
+
+    def index_raw(self, **kwargs: Any) -> bytes:
+        return json.dumps(self.index(**kwargs)).encode()
 
 
 class FakeClient:

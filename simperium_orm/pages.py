@@ -1,0 +1,119 @@
+"""Index pages straight from the server's bytes to model objects, for bucket scans.
+
+A scan validates each page's JSON text in one pass (pydantic parses and builds the objects
+without an intermediate dict per object). Each object's snapshot is then a :class:`PageEntry`:
+a view of its own entry in the page, parsed only if one of the page's objects is saved, so a
+scan that only reads pays nothing for dirty tracking. Pages this fast path cannot take (keys the
+model does not declare, data that does not validate, a model whose validation may share
+containers with its input) return None, and the caller takes the ordinary dict path.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
+
+from pydantic import TypeAdapter, ValidationError
+from typing_extensions import NotRequired, TypedDict
+
+from simperium_orm.snapshot import NEW, ObjectState, keeps_raw_data
+
+if TYPE_CHECKING:
+    from simperium_orm.client import Client
+    from simperium_orm.model import Model
+
+__all__ = ["PageData", "PageEntry", "load_page"]
+
+_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+_LOCK = threading.Lock()
+
+
+T = TypeVar("T")
+
+
+class _Entry(TypedDict, Generic[T]):
+    id: str
+    v: int
+    d: T
+
+
+class _Page(TypedDict, Generic[T]):
+    current: NotRequired[Any]
+    index: list[_Entry[T]]
+    mark: NotRequired[Any]
+
+
+class PageData:
+    """An index page's bytes, parsed at most once, when some object of it needs its data."""
+
+    __slots__ = ("_body", "_datas", "_lock")
+
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+        self._datas: list[Mapping[str, Any]] | None = None
+        self._lock = threading.Lock()
+
+    def data(self, n: int) -> Mapping[str, Any]:
+        with self._lock:
+            if self._datas is None:
+                entries = json.loads(self._body)["index"]
+                self._datas = [entry.get("d") or {} for entry in entries]
+                self._body = b""  # parsed: the bytes are no longer needed
+            return self._datas[n]
+
+
+class PageEntry(Mapping[str, Any]):
+    """The server's data of the ``n``-th object of a page, read from the page on first use."""
+
+    __slots__ = ("_n", "_page")
+
+    def __init__(self, page: PageData, n: int) -> None:
+        self._page, self._n = page, n
+
+    def __getitem__(self, key: str) -> Any:
+        return self._page.data(self._n)[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._page.data(self._n))
+
+    def __len__(self) -> int:
+        return len(self._page.data(self._n))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+def _adapter(model: type[Model]) -> TypeAdapter[Any]:
+    adapter = _ADAPTERS.get(model)
+    if adapter is None:
+        adapter = TypeAdapter(_Page[model])  # type: ignore[valid-type]
+        with _LOCK:
+            _ADAPTERS[model] = adapter
+    return adapter
+
+
+def load_page(
+    model: type[Model], body: bytes, client: Client | None
+) -> tuple[list[Any], str | None] | None:
+    """The page's objects and next mark, or None when the page needs the ordinary path."""
+    if not keeps_raw_data(model):
+        return None
+    try:
+        page = _adapter(model).validate_json(body)
+    except ValidationError:
+        return None
+    entries = page["index"]
+    data = PageData(body)
+    new, empty = tuple.__new__, NEW.unknown
+    objs = []
+    for n, entry in enumerate(entries):
+        obj = entry["d"]
+        # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
+        obj.__dict__["_state"] = new(
+            ObjectState, (entry["id"], entry["v"], PageEntry(data, n), empty, client)
+        )
+        objs.append(obj)
+    mark = page.get("mark")
+    return objs, mark if isinstance(mark, str) and mark else None
