@@ -18,7 +18,8 @@ from simperium_orm import jsondiff
 from simperium_orm.server.config import ServerConfig
 from simperium_orm.server.store import ChangeRow, ObjectRow, Store
 
-ID = re.compile(r"[A-Za-z0-9._%@-]{1,256}")
+# "." and ".." are refused: as path segments they would name another URL.
+ID = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%@-]{1,256}")
 TOKEN = re.compile(r"[\x21-\x7e]{1,256}")  # clientid / ccid: 1-256 printable ASCII
 
 JSONDict = dict[str, Any]

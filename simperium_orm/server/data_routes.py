@@ -49,7 +49,7 @@ def _text_param(request: Request, name: str) -> str | None:
 def _item_params(request: Request) -> tuple[str, int | None]:
     item = str(request.path_params["item"])
     if not ID.fullmatch(item):
-        raise Problem(400, "invalid object id: use 1-256 of a-z A-Z 0-9 . _ - % @")
+        raise Problem(400, "invalid object id: use 1-256 of a-z A-Z 0-9 . _ - % @ (not . or ..)")
     raw = request.path_params.get("version")
     if raw is None:
         return item, None

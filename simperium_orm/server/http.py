@@ -13,7 +13,7 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
 CV = re.compile(r"[0-9a-f]{24}")
-BUCKET = re.compile(r"[A-Za-z0-9._%-]{1,64}")
+BUCKET = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%-]{1,64}")  # never "." or ".."
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -113,7 +113,7 @@ def bucket_name(request: Request) -> str:
     """The bucket from the path, checked and lower-cased (bucket names ignore case)."""
     name = str(request.path_params["bucket"])
     if not BUCKET.fullmatch(name):
-        raise Problem(400, "invalid bucket name: use 1-64 of a-z A-Z 0-9 . _ - %")
+        raise Problem(400, "invalid bucket name: use 1-64 of a-z A-Z 0-9 . _ - % (not . or ..)")
     return name.lower()
 
 
