@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import signal
-import socket
 import subprocess
 import sys
 import uuid
@@ -16,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from listener_support import Heard, Todo, listener_threads, recording
+from server_process import ServerProcess
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
@@ -142,29 +141,10 @@ def test_a_killed_process_resumes_from_its_file_checkpoint(
     assert heard == [(title, 1) for title in [*titles, "end"]]  # each once, none lost
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def serve(db: Path, port: int) -> subprocess.Popen[str]:
-    process = subprocess.Popen(
-        [sys.executable, "-m", "simperium_orm", "serve", "--db", str(db), "--port", str(port),
-         "--long-poll-timeout", "2"],
-        stdout=subprocess.PIPE,
-        text=True,
-    )  # fmt: skip
-    assert process.stdout is not None
-    assert re.search(r"listening on http://", process.stdout.readline())
-    return process
-
-
 def test_server_killed_and_restarted_mid_stream(tmp_path: Path) -> None:
-    db, port = tmp_path / "simperium.sqlite3", free_port()
-    url = f"http://127.0.0.1:{port}"
-    server = serve(db, port)
-    try:
+    db = tmp_path / "simperium.sqlite3"
+    with ServerProcess(db) as server:
+        url = server.url
         token = so.Auth("demo", "demo-api-key", auth_url=url).create(
             f"{uuid.uuid4().hex[:8]}@example.com", "a long password"
         )
@@ -174,10 +154,8 @@ def test_server_killed_and_restarted_mid_stream(tmp_path: Path) -> None:
         with recording() as rec, so.Listener(Todo, client=mine, poll_timeout=2):
             for title in titles[:10]:
                 other.bucket("todo").write(title, {"title": title})
-            server.send_signal(signal.SIGKILL)  # whatever the listener was doing
-            server.wait(10)
-            server.stdout.close()  # type: ignore[union-attr]
-            server = serve(db, port)
+            server.kill()  # whatever the listener was doing
+            server.start()
             for title in titles[10:]:
                 other.bucket("todo").write(title, {"title": title})
             assert rec.wait_for(lambda r: len(r.heard) >= 20, timeout=30)
@@ -189,9 +167,4 @@ def test_server_killed_and_restarted_mid_stream(tmp_path: Path) -> None:
         assert all(e.kwargs["change"] is None for e in rec.errors)
         mine.close()
         other.close()
-    finally:
-        server.send_signal(signal.SIGTERM)
-        server.wait(10)
-        if server.stdout is not None:
-            server.stdout.close()
     assert os.path.exists(db)
