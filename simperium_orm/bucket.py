@@ -25,8 +25,9 @@ from simperium_orm.transport import (
     resolve_base_url,
 )
 
-_ID = re.compile(r"[A-Za-z0-9._%@-]{1,256}")
-_BUCKET = re.compile(r"[A-Za-z0-9._%-]{1,64}")
+# "." and ".." are refused: in a URL they are dot segments, normalised into another path.
+_ID = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%@-]{1,256}")
+_BUCKET = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%-]{1,64}")
 _APP = re.compile(r"[A-Za-z0-9._-]{1,64}")
 
 JSONDict = dict[str, Any]
@@ -43,19 +44,21 @@ def new_ccid() -> str:
 
 
 def check_id(item: str) -> str:
-    """Validate an object id (1-256 of ``a-z A-Z 0-9 . _ - % @``) and return it."""
+    """Validate an object id (1-256 of ``a-z A-Z 0-9 . _ - % @``, not . or ..); return it."""
     if not isinstance(item, str) or not _ID.fullmatch(item):
         raise InvalidIdentifier(
-            f"invalid object id {item!r}: use 1-256 characters from a-z A-Z 0-9 . _ - % @"
+            f"invalid object id {item!r}: use 1-256 characters from a-z A-Z 0-9 . _ - % @ "
+            "(not . or ..)"
         )
     return item
 
 
 def check_bucket_name(name: str) -> str:
-    """Validate a bucket name (1-64 of ``a-z A-Z 0-9 . _ - %``) and return it."""
+    """Validate a bucket name (1-64 of ``a-z A-Z 0-9 . _ - %``, not . or ..); return it."""
     if not isinstance(name, str) or not _BUCKET.fullmatch(name):
         raise InvalidIdentifier(
-            f"invalid bucket name {name!r}: use 1-64 characters from a-z A-Z 0-9 . _ - %"
+            f"invalid bucket name {name!r}: use 1-64 characters from a-z A-Z 0-9 . _ - % "
+            "(not . or ..)"
         )
     return name
 
@@ -129,8 +132,9 @@ class Bucket:
     # -- plumbing -------------------------------------------------------------------------
 
     def _url(self, *parts: str) -> str:
+        # Quoted ("%" -> "%25") so the server decodes back the very name: "t%6Fdo" is not "todo".
         path = "/".join(quote(p, safe="@") for p in parts)
-        return f"{self.api_url}/1/{self.appname}/{self.bucket}/{path}"
+        return f"{self.api_url}/1/{self.appname}/{quote(self.bucket, safe='')}/{path}"
 
     def _item_url(self, item: str, version: int | None) -> str:
         check_id(item)
