@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import http.client
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -121,7 +121,7 @@ def pair(local_server: SimperiumServer) -> Iterator[tuple[Account, Account]]:
 @pytest.mark.parametrize("name", [*BAD_NAMES, "a" * 257])
 def test_client_refuses_bad_ids_before_sending(client: so.Client, name: str) -> None:
     bucket = client.bucket(BUCKET)
-    calls = [
+    calls: list[Callable[[], object]] = [
         lambda: bucket.get(name),
         lambda: bucket.get(name, version=1),
         lambda: bucket.set(name, {"x": 1}),
