@@ -18,6 +18,9 @@ from simperium_orm import jsondiff
 from simperium_orm.server.config import ServerConfig
 from simperium_orm.server.store import ChangeRow, ObjectRow, Store
 
+#: Deepest nesting of arrays and objects a request body may have. Merging, diffing and
+#: transforming recurse once or more per level, so this keeps them far from Python's limit.
+MAX_DEPTH = 100
 # "." and ".." are refused: as path segments they would name another URL.
 ID = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%@-]{1,256}")
 TOKEN = re.compile(r"[\x21-\x7e]{1,256}")  # clientid / ccid: 1-256 printable ASCII
@@ -55,12 +58,41 @@ def _finite(text: str) -> float:
     return value
 
 
+class TooDeep(ValueError):
+    """JSON nested deeper than :data:`MAX_DEPTH` levels."""
+
+
 def decode(raw: bytes | str) -> Any:
-    """Strict JSON: ``ValueError`` for syntax errors, NaN/Infinity and absurd nesting."""
+    """Strict JSON: ``ValueError`` for syntax errors and NaN/Infinity, :class:`TooDeep` for
+    nesting deeper than :data:`MAX_DEPTH`."""
     try:
-        return json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+        raise TooDeep(f"nested deeper than {MAX_DEPTH} levels") from None
+    if isinstance(raw, str):
+        opened = raw.count("[") + raw.count("{")
+    else:
+        opened = raw.count(b"[") + raw.count(b"{")
+    # Each level needs its own bracket: with few brackets no walk is needed.
+    if opened > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+        raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
+    return value
+
+
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether ``value`` nests arrays/objects more than ``limit`` levels (walked level by level)."""
+    level = [value] if isinstance(value, (dict, list)) else []
+    depth = 0
+    while level:
+        depth += 1
+        if depth > limit:
+            return True
+        below: list[Any] = []
+        for container in level:
+            items = container.values() if isinstance(container, dict) else container
+            below.extend(item for item in items if isinstance(item, (dict, list)))
+        level = below
+    return False
 
 
 def encode(value: Any) -> str:

@@ -12,7 +12,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simperium_orm.server.changes import ID, TOKEN, ChangeError, change_object, decode
+from simperium_orm.server.changes import ID, TOKEN, ChangeError, TooDeep, change_object, decode
 from simperium_orm.server.http import (
     CV,
     Problem,
@@ -162,6 +162,8 @@ class DataRoutes:
         raw = await read_body(request, self.config.max_body_size)
         try:
             body = decode(raw)
+        except TooDeep as exc:
+            raise Problem(400, f"request body is {exc}") from None
         except (ValueError, UnicodeDecodeError):
             raise Problem(400, "request body is not valid JSON") from None
         if not isinstance(body, kind):
