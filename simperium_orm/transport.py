@@ -155,6 +155,10 @@ class Transport:
         self._session.mount("http://", adapter)
         self._session.mount("https://", adapter)
         self._session.headers["User-Agent"] = _USER_AGENT
+        # The environment (proxies, CA bundle) is read once per origin, not on every request:
+        # requests' own per-request lookup scans os.environ and costs a third of a small call.
+        self._session.trust_env = False
+        self._environment = _Environment()
         self._closed = threading.Event()
 
     def __repr__(self) -> str:
@@ -216,6 +220,8 @@ class Transport:
                     timeout=(CONNECT_TIMEOUT, read_timeout),
                     allow_redirects=False,
                     stream=True,
+                    proxies=self._environment.proxies(url),
+                    verify=self._environment.verify,
                 )
                 try:
                     # One read of the whole body: requests' own reads go 10 KB at a time,
@@ -278,6 +284,27 @@ class Transport:
             with contextlib.suppress(ValueError):
                 delay = max(delay, min(float(retry_after), _MAX_RETRY_AFTER))
         self._sleep(delay)
+
+
+class _Environment:
+    """Proxy and CA-bundle settings from the environment, as ``requests`` reads them.
+
+    Read when the transport is made (CA bundle) or first talks to an origin (proxies,
+    honouring ``NO_PROXY``); later changes to the environment do not apply.
+    """
+
+    def __init__(self) -> None:
+        bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+        self.verify: bool | str = bundle or True
+        self._by_origin: dict[str, dict[str, str]] = {}
+
+    def proxies(self, url: str) -> dict[str, str]:
+        parts = urlsplit(url)
+        origin = f"{parts.scheme}://{parts.netloc}"
+        found = self._by_origin.get(origin)
+        if found is None:
+            found = self._by_origin[origin] = requests.utils.get_environ_proxies(origin)
+        return found
 
 
 class _InFlight:
