@@ -17,7 +17,7 @@ import pytest
 
 import simperium_orm as so
 from simperium_orm import signals
-from simperium_orm.core import Api
+from simperium_orm.core import Api, Bucket
 from simperium_orm.testing import SimperiumServer
 
 
@@ -115,6 +115,7 @@ def test_deletes_of_the_other_users_ids_are_not_found(users: Users) -> None:
 def test_core_api_with_the_same_ids(users: Users, local_server: SimperiumServer) -> None:
     api = Api(local_server.app_id, users.a_token, api_url=local_server.url)
     bucket = api["secret"]
+    assert isinstance(bucket, Bucket)
     assert bucket.index(data=True)["index"] == []
     for item in IDS:
         assert bucket.get(item) is None
