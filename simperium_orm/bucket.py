@@ -404,7 +404,7 @@ def _as_changes(
         ]
     changes = []
     for change in bulk_data:
-        check_id(str(change.get("id", "")))
+        check_id(change.get("id", ""))  # not str(): 5 or None would pass as "5", "None"
         if "ccid" in change and isinstance(change, dict):
             changes.append(change)  # already complete: sent as is, without a copy
         else:

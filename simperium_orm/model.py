@@ -244,12 +244,18 @@ class Model(BaseModel):
     # -- dirty tracking -----------------------------------------------------------------------
 
     def _dump(self) -> dict[str, Any]:
-        """The fields as JSON under their stored keys; a ValidationError for bad in-place edits."""
+        """The fields as JSON under their stored keys; a ValidationError for bad in-place edits.
+
+        The serializer catches most of them (an ``int`` appended to a ``list[str]``), not all
+        (``None`` there is dumped as null without a warning), so the fields are validated too.
+        """
         try:
-            return self.model_dump(mode="json", by_alias=True, warnings="error")
+            dump = self.model_dump(mode="json", by_alias=True, warnings="error")
         except PydanticSerializationError:
             type(self)._validate_known(self.id, self._fields())  # says which value is wrong
             raise
+        type(self)._validate_known(self.id, self._fields())
+        return dump
 
     def _changed_keys(self, current: Mapping[str, Any]) -> set[str]:
         saved = saved_fields(type(self), self._state)
