@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
+from simperium_orm.gcpause import gc_paused
 from simperium_orm.snapshot import NEW, ObjectState, keeps_raw_data
 
 if TYPE_CHECKING:
@@ -100,20 +101,20 @@ def load_page(
     """The page's objects and next mark, or None when the page needs the ordinary path."""
     if not keeps_raw_data(model):
         return None
-    try:
-        page = _adapter(model).validate_json(body)
-    except ValidationError:
-        return None
-    entries = page["index"]
+    adapter, new, empty = _adapter(model), tuple.__new__, NEW.unknown
     data = PageData(body)
-    new, empty = tuple.__new__, NEW.unknown
     objs = []
-    for n, entry in enumerate(entries):
-        obj = entry["d"]
-        # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
-        obj.__dict__["_state"] = new(
-            ObjectState, (entry["id"], entry["v"], PageEntry(data, n), empty, client)
-        )
-        objs.append(obj)
+    with gc_paused():  # thousands of acyclic objects: see gcpause.py
+        try:
+            page = adapter.validate_json(body)
+        except ValidationError:
+            return None
+        for n, entry in enumerate(page["index"]):
+            obj = entry["d"]
+            # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
+            obj.__dict__["_state"] = new(
+                ObjectState, (entry["id"], entry["v"], PageEntry(data, n), empty, client)
+            )
+            objs.append(obj)
     mark = page.get("mark")
     return objs, mark if isinstance(mark, str) and mark else None
