@@ -90,7 +90,7 @@ class Manager(Generic[M]):
         return self.all().order_by(*fields)
 
     def iterate(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[M]:
-        """Every object, ``page_size`` per index request, one page in memory at a time."""
+        """Every object, ``page_size`` per index request; the next page is read ahead."""
         return self.all().iterate(page_size)
 
     def count(self) -> int:

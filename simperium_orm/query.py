@@ -21,6 +21,7 @@ from simperium_orm.bucket import parse_index
 from simperium_orm.client import Client, default_client
 from simperium_orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
 from simperium_orm.pages import load_page
+from simperium_orm.readahead import PageReader
 
 if TYPE_CHECKING:
     from simperium_orm.bucket import Bucket
@@ -192,31 +193,46 @@ class QuerySet(Generic[M]):
                 return
             mark = following
 
-    def _matches(self, size: int | None = None) -> Iterator[M]:
-        """Every matching object in index order (newest change first), one page in memory."""
+    def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Iterator[M]:
+        """Every matching object in index order (newest change first), a page at a time.
+
+        With ``read_ahead`` (for callers that will read to the end) the next page is requested
+        while this one is validated; see readahead.py.
+        """
         client = self._resolve_client()
         bucket, where, model = self._bucket(client), self._where, self.model
+        limit = size or self._page_size
+
+        def fetch(mark: str | None) -> bytes:
+            return bucket.index_raw(data=True, mark=mark, limit=limit)
+
+        reader = PageReader(fetch, ahead=read_ahead)
         mark: str | None = None
-        while True:
-            raw = bucket.index_raw(data=True, mark=mark, limit=size or self._page_size)
-            loaded = load_page(model, raw, client)
-            if loaded is None:  # keys the model does not declare, or data that does not fit
-                body = parse_index(raw)
-                # Built one by one: objects before a bad one still arrive, then it raises.
-                objs: Iterable[M] = model._load_entries(body["index"], client)
-                following, count = body.get("mark") or None, len(body["index"])
-            else:
-                objs, following = loaded
-                count = len(objs)
-            yield from (objs if where is None else filter(where, objs))
-            if following is None or not count:
-                return
-            mark = following
+        try:
+            while True:
+                raw = reader.take(mark)
+                loaded = load_page(model, raw, client)
+                if loaded is None:  # keys the model does not declare, or data that does not fit
+                    body = parse_index(raw)
+                    # Built one by one: objects before a bad one still arrive, then it raises.
+                    objs: Iterable[M] = model._load_entries(body["index"], client)
+                    following, count = body.get("mark") or None, len(body["index"])
+                else:
+                    objs, following = loaded
+                    count = len(objs)
+                yield from (objs if where is None else filter(where, objs))
+                if following is None or not count:
+                    return
+                mark = following
+        finally:
+            reader.close()
 
     def __iter__(self) -> Iterator[M]:
         if self._order:
             return iter(self._ordered()[self._start : self._stop])
-        return itertools.islice(self._matches(), self._start, self._stop)
+        # Read ahead only when the caller takes everything (a slice may stop inside a page).
+        matches = self._matches(read_ahead=self._stop is None)
+        return itertools.islice(matches, self._start, self._stop)
 
     def __bool__(self) -> bool:
         return self.exists()
@@ -228,7 +244,7 @@ class QuerySet(Generic[M]):
         return iter(new)
 
     def _ordered(self) -> list[M]:
-        items = list(self._matches())
+        items = list(self._matches(read_ahead=True))
         for path, desc in reversed(self._order):  # stable sorts, last key first
             try:
                 items.sort(key=_sort_key(path), reverse=desc)
@@ -248,7 +264,7 @@ class QuerySet(Generic[M]):
             ):
                 total += len(entries)
         else:
-            total = sum(1 for _ in self._matches())
+            total = sum(1 for _ in self._matches(read_ahead=True))
         end = total if self._stop is None else min(total, self._stop)
         return max(0, end - self._start)
 

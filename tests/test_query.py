@@ -121,14 +121,20 @@ def test_filter_needs_no_client_but_running_does() -> None:
 # -- streaming --------------------------------------------------------------------------------
 
 
-def test_iteration_fetches_one_page_at_a_time() -> None:
+def test_iteration_holds_one_page_and_reads_only_the_next_ahead() -> None:
     qs, bucket = make(25)
     it = qs.iterate(page_size=10)
     next(it)
-    assert len(bucket.calls) == 1
+    assert len(bucket.calls) <= 2  # the first page, and the second on its way
     assert len(list(it)) == 24
     assert [c["mark"] for c in bucket.calls] == [None, "10", "20"]
     assert all(c["data"] and c["limit"] == 10 for c in bucket.calls)
+
+
+def test_slices_never_read_ahead() -> None:
+    qs, bucket = make(25)
+    assert len(list(qs[:10].iterate(page_size=10))) == 10
+    assert [c["mark"] for c in bucket.calls] == [None]
 
 
 def test_slices_stop_fetching_once_they_have_enough() -> None:

@@ -44,3 +44,23 @@ def test_pages_with_unknown_keys_take_the_ordinary_path(client: so.Client) -> No
     found["x1"].title = "c"
     found["x1"].save()
     assert client.bucket("scan_items").get("x1") == {"title": "c", "extra": 1}
+
+
+def test_a_scan_reading_ahead_yields_every_object_once(client: so.Client) -> None:
+    items = [Item(title=f"t{i}") for i in range(2500)]
+    for i, item in enumerate(items):
+        item.id = f"ra-{i:04d}"
+    Item.objects.bulk_save(items)
+    seen = [obj.id for obj in Item.objects.iterate(page_size=1000)]
+    assert sorted(seen) == [f"ra-{i:04d}" for i in range(2500)]
+    assert Item.objects.filter(title__startswith="t1").count() == 1111
+
+
+def test_stopping_a_scan_early_leaves_the_client_working(client: so.Client) -> None:
+    Item.objects.bulk_save([Item(title=f"t{i}") for i in range(50)])
+    for first in Item.objects.iterate(page_size=10):  # the second page is on its way
+        break
+    first.title = "changed"
+    first.save()
+    assert Item.objects.get(first.id or "").title == "changed"
+    assert Item.objects.count() == 50
