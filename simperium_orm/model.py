@@ -59,7 +59,15 @@ class Model(BaseModel):
     ``version`` is declared with an alias: ``id_: str = Field(alias="id")``.
     """
 
-    model_config = ConfigDict(validate_assignment=True, extra="forbid", populate_by_name=True)
+    # JSON has no NaN or Infinity: float fields refuse them, and a NaN held in an untyped
+    # (``Any``) value is dumped as is (the server refuses it), not quietly turned into null.
+    model_config = ConfigDict(
+        validate_assignment=True,
+        extra="forbid",
+        populate_by_name=True,
+        allow_inf_nan=False,
+        ser_json_inf_nan="constants",
+    )
 
     objects: ClassVar[ManagerDescriptor] = ManagerDescriptor()
     DoesNotExist: ClassVar[type[errors.DoesNotExist]] = errors.DoesNotExist

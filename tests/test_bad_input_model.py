@@ -9,6 +9,7 @@ unsaved changes are as they were.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -131,6 +132,30 @@ def test_a_wrong_in_place_edit_is_refused_at_save(
 
 
 # -- values JSON cannot carry -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("value", [math.nan, math.inf, -math.inf])
+def test_float_fields_refuse_nan_and_infinity(
+    client: so.Client, sent: responses.RequestsMock, value: float
+) -> None:
+    """JSON has no NaN or Infinity (the server refuses them): refused when set, not saved."""
+    with pytest.raises(ValidationError, match="finite number"):
+        Todo(title="x", score=value)
+    todo = saved_todo()
+    with pytest.raises(ValidationError, match="finite number"):
+        todo.score = value
+    assert todo.score == 0.0 and todo.changed_fields() == set()
+    assert len(sent.calls) == 0
+
+
+def test_nan_in_an_untyped_value_is_sent_as_nan_not_null(
+    client: so.Client, sent: responses.RequestsMock
+) -> None:
+    """Not quietly stored as null: sent as NaN, which the server refuses (400, BadRequest)."""
+    todo = Todo(title="x", extra={"v": math.nan})
+    assert math.isnan(todo._dump()["extra"]["v"])
+    todo.save()
+    assert b'"v":NaN' in (sent.calls[0].request.body or b"")
 
 
 def test_an_object_that_has_no_json_form_is_refused_at_save(
