@@ -9,6 +9,8 @@ user's token: 403; the API key is no token: 401). Through the client the same re
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 import requests
 from conftest import Account
@@ -17,7 +19,7 @@ import simperium_orm as so
 from simperium_orm.core import Auth
 from simperium_orm.testing import SimperiumServer
 
-BUCKET = "todo"
+BUCKET = f"admin-{uuid.uuid4().hex[:8]}"  # /all lists every user's: a bucket of its own
 
 
 def _auth_call(
