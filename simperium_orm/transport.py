@@ -229,6 +229,10 @@ class Transport:
                     content = raw.raw.read(decode_content=True)
                 finally:
                     raw.close()
+                if not content and _cut_in_head(method, raw):
+                    raise urllib3.exceptions.ProtocolError(
+                        "connection closed inside the response head"
+                    )
             except (requests.exceptions.Timeout, urllib3.exceptions.ReadTimeoutError):
                 if attempt < self.retries and safe_to_retry and retry_timeouts:
                     self._backoff(attempt, None)
@@ -359,6 +363,23 @@ class _TrackingAdapter(HTTPAdapter):
             "http": _tracking_pool(HTTPConnectionPool, self._tracked),
             "https": _tracking_pool(HTTPSConnectionPool, self._tracked),
         }
+
+
+def _cut_in_head(method: str, raw: requests.Response) -> bool:
+    """True when an empty HTTP/1.1 answer has no body framing: the connection closed in its head.
+
+    ``http.client`` takes the end of the stream for the end of a head, so a head cut short
+    parses as a whole response with no body, and without the ``Content-Length`` (or with part
+    of it) or the ``Transfer-Encoding: chunked`` that framed responses carry: a lost answer to
+    a request that may have been applied. Statuses that never have a body, HEAD requests and
+    other HTTP versions are left alone.
+    """
+    status = raw.status_code
+    if getattr(raw.raw, "version", 0) != 11 or method == "HEAD" or status in (204, 304):
+        return False
+    if status < 200 or raw.headers.get("Transfer-Encoding", "").strip().lower() == "chunked":
+        return False
+    return not raw.headers.get("Content-Length", "").strip().isdigit()
 
 
 def _never_sent(exc: Exception) -> bool:
