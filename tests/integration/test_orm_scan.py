@@ -58,8 +58,9 @@ def test_a_scan_reading_ahead_yields_every_object_once(client: so.Client) -> Non
 
 def test_stopping_a_scan_early_leaves_the_client_working(client: so.Client) -> None:
     Item.objects.bulk_save([Item(title=f"t{i}") for i in range(50)])
-    for first in Item.objects.iterate(page_size=10):  # the second page is on its way
-        break
+    scan = Item.objects.iterate(page_size=10)
+    first = next(scan)  # the second page is on its way
+    del scan  # dropped mid-way
     first.title = "changed"
     first.save()
     assert Item.objects.get(first.id or "").title == "changed"
