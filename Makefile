@@ -30,6 +30,8 @@ test: lint typecheck pytest
 docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
+# Every benchmark against a freshly started local server; writes bench/results.json,
+# docs/assets/bench.png and the results table in docs/performance.md.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 

@@ -10,14 +10,13 @@ Prints:
   another process so only the listeners are measured. Once with the default poll timeout and
   once with a long-poll answered every 2 s, to show the cost of the polls themselves.
 
-Only numbers are printed; nothing is asserted.
+Results go to the run's report (``make bench``); nothing is asserted.
 """
 
 from __future__ import annotations
 
 import os
 import statistics
-import sys
 import tempfile
 import threading
 import time
@@ -25,14 +24,16 @@ import types
 import uuid
 from typing import Any
 
+from _report import Report, Result, scaled
 from _server import API_KEY, APP, start_server, stop_server
 
 import simperium_orm as so
 from simperium_orm import signals
 
-N_WRITES = 1000
-N_LISTENERS = 100
-IDLE_SECONDS = 10.0
+N_WRITES = scaled(1000, 50)
+N_LISTENERS = scaled(100, 5)
+IDLE_SECONDS = max(1.0, 10.0 * min(1.0, N_LISTENERS / 100))
+BENCH = "listener"
 
 
 class Item(so.Model, bucket="items"):
@@ -49,7 +50,9 @@ def percentile(values: list[float], fraction: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * fraction))]
 
 
-def bench_latency(url: str, checkpoint: so.FileCheckpoint | None, count: int) -> None:
+def bench_latency(
+    report: Report, url: str, checkpoint: so.FileCheckpoint | None, count: int
+) -> None:
     token = new_token(url)
     mine = so.Client(APP, token, api_url=url)
     other = so.Client(APP, token, api_url=url)
@@ -63,14 +66,16 @@ def bench_latency(url: str, checkpoint: so.FileCheckpoint | None, count: int) ->
     signals.remote_created.connect(receiver, sender=Item)
     signals.remote_updated.connect(receiver, sender=Item)
     bucket = other.bucket("items")
-    latencies = []
+    latencies, round_trips = [], []
     early = 0  # heard before the writer had read its acknowledgement
     try:
         with so.Listener(Item, client=mine, checkpoint=checkpoint):
             for n in range(count):
                 heard.clear()
+                sent = time.perf_counter()
                 bucket.write(f"x{n % 50}", {"n": n})
                 acknowledged = time.perf_counter()
+                round_trips.append(acknowledged - sent)
                 if not heard.wait(10):
                     raise RuntimeError(f"write {n} was not heard")
                 early += heard_at[0] < acknowledged
@@ -81,16 +86,20 @@ def bench_latency(url: str, checkpoint: so.FileCheckpoint | None, count: int) ->
         mine.close()
         other.close()
     kind = "FileCheckpoint (fsync)" if checkpoint else "memory checkpoint"
-    print(
-        f"latency, write acknowledged -> receiver, {kind}: "
-        f"p50 {statistics.median(latencies) * 1e3:.2f} ms, "
-        f"p99 {percentile(latencies, 0.99) * 1e3:.2f} ms over {count} writes"
-        f" ({early} heard before the acknowledgement arrived, counted as 0)"
-        + (" (targets: p50 < 10 ms, p99 < 50 ms)" if checkpoint is None else "")
+    p50, p99 = statistics.median(latencies) * 1e3, percentile(latencies, 0.99) * 1e3
+    write = statistics.median(round_trips) * 1e3
+    detail = (
+        f"{count} writes; a write's own round trip {write:.2f} ms (p50 = {p50 / write:.2f}x it); "
+        f"{early} heard before the writer read its acknowledgement, counted as 0"
     )
+    targets = (10.0, 50.0) if checkpoint is None else (None, None)
+    report.add(Result(BENCH, f"listener p50, write acknowledged -> receiver, {kind}", p50,
+                      " ms", targets[0], detail=detail))  # fmt: skip
+    report.add(Result(BENCH, f"listener p99, write acknowledged -> receiver, {kind}", p99,
+                      " ms", targets[1]))  # fmt: skip
 
 
-def bench_idle(url: str, poll_timeout: float, label: str) -> None:
+def bench_idle(report: Report, url: str, poll_timeout: float, label: str, target: bool) -> None:
     client = so.Client(APP, new_token(url), api_url=url)
     models = [
         types.new_class(f"Idle{n}", (so.Model,), {"bucket": f"idle{n}"}) for n in range(N_LISTENERS)
@@ -106,28 +115,28 @@ def bench_idle(url: str, poll_timeout: float, label: str) -> None:
     for listener in listeners:
         listener.stop()
     client.close()
-    print(
-        f"idle: {N_LISTENERS} listeners on {N_LISTENERS} buckets ({threads} threads), {label}: "
-        f"{cpu / wall * 100:.2f} % of one core over {wall:.0f} s (target < 5 %)"
-    )
+    report.add(Result(
+        BENCH, f"CPU of {N_LISTENERS} idle listeners, {label}", cpu / wall * 100, " % of a core",
+        5.0 if target else None, detail=f"{threads} threads, over {wall:.0f} s",
+    ))  # fmt: skip
 
 
-def main() -> None:
+def run(report: Report) -> None:
     proc, url = start_server()
     try:
-        bench_latency(url, None, N_WRITES)
+        bench_latency(report, url, None, N_WRITES)
         with tempfile.TemporaryDirectory() as tmp:
-            bench_latency(url, so.FileCheckpoint(os.path.join(tmp, "cp.json")), N_WRITES // 5)
-        bench_idle(url, 20.0, "default poll_timeout (20 s)")
+            checkpoint = so.FileCheckpoint(os.path.join(tmp, "cp.json"))
+            bench_latency(report, url, checkpoint, max(20, N_WRITES // 5))
+        bench_idle(report, url, 20.0, "default poll timeout", target=True)
     finally:
         stop_server(proc)
     proc, url = start_server(long_poll_timeout=2)
     try:
-        bench_idle(url, 20.0, "server answers each long-poll after 2 s")
+        bench_idle(report, url, 20.0, "server answering each poll after 2 s", target=False)
     finally:
         stop_server(proc)
-    print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, server in its own process)")
 
 
 if __name__ == "__main__":
-    main()
+    run(Report())

@@ -1,41 +1,44 @@
 """ORM benchmarks against baselines measured in the same run, on a local server (``make bench``).
 
 The server runs in a subprocess (``python -m simperium_orm serve``), so its CPU time is not the
-client's. Measured:
+client's. Measured, each pair timed turn about (medians):
 
 1. iterating a 20,000-object bucket with ``Todo.objects.iterate()`` vs a hand-written
    ``requests`` loop over the same index pages (``data=1``, ``limit=1000``): target <= 1.3x;
 2. the same iteration vs the official client's README pattern (``index`` then ``get`` per id),
    timed on a subset and extrapolated per item: target >= 20x faster;
-3. ``bulk_save`` of 10,000 objects vs single ``save()`` calls, timed on a subset and
+3. 1,000 single ``save()`` calls vs the official client's ``set`` of the same objects:
+   target >= 1.5x its throughput;
+4. ``bulk_save`` of 10,000 objects vs single ``save()`` calls, timed on a subset and
    extrapolated per item: target >= 10x faster;
-4. peak traced memory (tracemalloc) while iterating 100,000 objects: target < 50 MB.
+5. peak traced memory (tracemalloc) while iterating 100,000 objects: target < 50 MB.
 
-``BENCH_ORM_SCALE=0.1`` shrinks every size for a quick run.
+``BENCH_SCALE=0.1`` (or ``python -m bench --scale 0.1``) shrinks every size for a quick run.
 """
 
 from __future__ import annotations
 
-import os
-import time
+import itertools
 import tracemalloc
 import uuid
-from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit
 
 import requests
+from _report import Report, Result, paired, scaled
 from _server import API_KEY, APP, running_server
 from pydantic import BaseModel
 
 import simperium_orm as so
 from simperium_orm.model import Model
 
-SCALE = float(os.environ.get("BENCH_ORM_SCALE", "1"))
-ITER_N = int(20_000 * SCALE)
-OFFICIAL_SUBSET = max(50, int(500 * SCALE))
-BULK_N = int(10_000 * SCALE)
-SINGLE_SUBSET = max(50, int(500 * SCALE))
-MEMORY_N = int(100_000 * SCALE)
+ITER_N = scaled(20_000, 100)
+OFFICIAL_SUBSET = scaled(500, 50)
+SAVES_N = scaled(1_000, 50)
+BULK_N = scaled(10_000, 100)
+SINGLE_SUBSET = scaled(500, 50)
+MEMORY_N = scaled(100_000, 1000)
+BENCH = "orm"
 
 
 class Todo(Model, bucket="todo"):
@@ -52,26 +55,6 @@ class Plain(BaseModel):
     done: bool = False
     tags: list[str] = []
     priority: int = 0
-
-
-def best_of(runs: int, fn: Callable[[], object]) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
-def best_of_alternating(
-    runs: int, first: Callable[[], object], second: Callable[[], object]
-) -> tuple[float, float]:
-    """Best times of two functions run turn about, so load on the machine hits both alike."""
-    a, b = [], []
-    for _ in range(runs):
-        a.append(best_of(1, first))
-        b.append(best_of(1, second))
-    return min(a), min(b)
 
 
 def populate(bucket: str, n: int, chunk: int = 5000) -> None:
@@ -107,80 +90,137 @@ def raw_loop(url: str, token: str, bucket: str, validate: bool = False) -> int:
             return count
 
 
-def official_subset(url: str, token: str, n: int) -> float:
-    """The official client's README pattern on ``n`` objects: seconds per object."""
+def official_api(url: str, token: str) -> Any:
     from simperium.core import Api  # the official client (PyPI Simperium3)
 
     parts = urlsplit(url)
-    api = Api(APP, token, host=parts.netloc, scheme=parts.scheme)
-    start = time.perf_counter()
+    return Api(APP, token, host=parts.netloc, scheme=parts.scheme)
+
+
+def official_index_then_get(api: Any, n: int) -> int:
+    """The official client's README pattern on ``n`` objects: index, then get each."""
     index = api.todo.index(limit=n)
     for entry in index["index"]:
         api.todo.get(entry["id"])
-    return (time.perf_counter() - start) / max(1, len(index["index"]))
+    return len(index["index"])
 
 
-def main() -> None:
+def bench_iterate(report: Report, url: str, token: str) -> float:
+    populate("todo", ITER_N)
+    assert Todo.objects.count() == ITER_N
+
+    def scan() -> int:
+        return sum(1 for _ in Todo.objects.iterate(page_size=1000))
+
+    orm, raw = paired(scan, lambda: raw_loop(url, token, "todo"), runs=9)
+    report.add(Result(
+        BENCH, f"iterate {ITER_N:,} objects: ORM / hand-written requests loop", orm / raw, "x",
+        1.3, stretch=1.1, detail=f"ORM {orm * 1e3:.0f} ms, loop {raw * 1e3:.0f} ms",
+    ))  # fmt: skip
+    orm2, typed = paired(scan, lambda: raw_loop(url, token, "todo", validate=True), runs=7)
+    report.add(Result(
+        BENCH, "  the same, against a loop that also validates with pydantic", orm2 / typed, "x",
+        None, detail=f"ORM {orm2 * 1e3:.0f} ms, validating loop {typed * 1e3:.0f} ms",
+    ))  # fmt: skip
+    api = official_api(url, token)
+    per_orm, per_official = paired(
+        lambda: scan() and None, lambda: official_index_then_get(api, OFFICIAL_SUBSET), runs=5
+    )
+    per_orm /= ITER_N
+    per_official /= OFFICIAL_SUBSET
+    report.add(Result(
+        BENCH, "ORM iterate vs the official client's index-then-get, per object",
+        per_official / per_orm, "x", 20, "higher",
+        detail=f"{per_official * 1e6:.0f} µs vs {per_orm * 1e6:.1f} µs an object "
+        f"(official timed on {OFFICIAL_SUBSET} objects)",
+    ))  # fmt: skip
+    return orm
+
+
+def bench_single_saves(report: Report, url: str, token: str) -> float:
+    """Single saves of new objects: ORM ``save()`` vs the official client's ``set``."""
+
+    class Single(Todo, bucket="single"):
+        pass
+
+    api = official_api(url, token)
+    counter = itertools.count()
+
+    def orm_saves() -> None:
+        for _ in range(SAVES_N):
+            Single(title=f"single {next(counter)}", tags=["x"]).save()
+
+    def official_sets() -> None:
+        for _ in range(SAVES_N):
+            n = next(counter)
+            api.single.set(f"o{n}", {"title": f"single {n}", "done": False, "tags": ["x"]})
+
+    orm, official = paired(orm_saves, official_sets, runs=5)
+    report.add(Result(
+        BENCH, f"{SAVES_N:,} single saves: ORM throughput / official client's set", official / orm,
+        "x", 1.5, "higher",
+        detail=f"ORM {SAVES_N / orm:,.0f}/s, official {SAVES_N / official:,.0f}/s",
+    ))  # fmt: skip
+    return orm / SAVES_N
+
+
+def bench_bulk(report: Report) -> None:
+    class Bulk(Todo, bucket="bulk"):
+        pass
+
+    counter = itertools.count()
+
+    def bulk() -> None:
+        Bulk.objects.bulk_save(
+            [Bulk(title=f"bulk {next(counter)}", tags=["x"]) for _ in range(BULK_N)]
+        )
+
+    def singles() -> None:
+        for _ in range(SINGLE_SUBSET):
+            Bulk(title=f"single {next(counter)}", tags=["x"]).save()
+
+    bulk_s, single_s = paired(bulk, singles, runs=5)
+    per_single = single_s / SINGLE_SUBSET
+    report.add(Result(
+        BENCH, f"bulk_save of {BULK_N:,} objects vs single saves", per_single * BULK_N / bulk_s,
+        "x", 10, "higher",
+        detail=f"bulk {bulk_s:.2f} s; single {per_single * 1e3:.2f} ms an object "
+        f"(timed on {SINGLE_SUBSET}), {per_single * BULK_N:.1f} s for {BULK_N:,}",
+    ))  # fmt: skip
+
+
+def bench_memory(report: Report) -> None:
+    class Big(Todo, bucket="big"):
+        pass
+
+    for start in range(0, MEMORY_N, 5000):
+        stop = min(MEMORY_N, start + 5000)
+        Big.objects.bulk_save([Big(title=f"big {i}", tags=["a"]) for i in range(start, stop)])
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    count = sum(1 for _ in Big.objects.iterate())
+    peak = tracemalloc.get_traced_memory()[1] - before
+    tracemalloc.stop()
+    assert count == MEMORY_N
+    report.add(Result(
+        BENCH, f"peak memory growth iterating {MEMORY_N:,} objects", peak / 2**20, " MB", 50,
+        detail="tracemalloc peak over the scan",
+    ))  # fmt: skip
+
+
+def run(report: Report) -> None:
     with running_server() as url:
         token = so.Auth(APP, API_KEY, auth_url=url).create("bench@example.com", "secret")
         client = so.connect(app_id=APP, token=token, api_url=url, auth_url=url)
-
-        populate("todo", ITER_N)
-        assert Todo.objects.count() == ITER_N
-        orm, raw = best_of_alternating(
-            9,
-            lambda: sum(1 for _ in Todo.objects.iterate(page_size=1000)),
-            lambda: raw_loop(url, token, "todo"),
-        )
-        print(f"iterate {ITER_N:,} objects: ORM {orm:.3f}s, hand-written requests {raw:.3f}s")
-        print(f"  ORM / requests loop = {orm / raw:.2f}x (target <= 1.3x)")
-        orm, typed = best_of_alternating(
-            9,
-            lambda: sum(1 for _ in Todo.objects.iterate(page_size=1000)),
-            lambda: raw_loop(url, token, "todo", validate=True),
-        )
-        print(f"  ORM / requests loop that also validates each object = {orm / typed:.2f}x")
-
-        per_item = official_subset(url, token, OFFICIAL_SUBSET)
-        official = per_item * ITER_N
-        print(
-            f"official client index+get: {per_item * 1000:.2f} ms/object on {OFFICIAL_SUBSET} "
-            f"objects, extrapolated to {ITER_N:,}: {official:.1f}s"
-        )
-        print(f"  official / ORM = {official / orm:.1f}x faster (target >= 20x)")
-
-        class Bulk(Todo, bucket="bulk"):
-            pass
-
-        objs = [Bulk(title=f"bulk {i}", tags=["x"]) for i in range(BULK_N)]
-        bulk = best_of(1, lambda: Bulk.objects.bulk_save(objs))
-        singles = [Bulk(title=f"single {i}", tags=["x"]) for i in range(SINGLE_SUBSET)]
-        single = best_of(1, lambda: [obj.save() for obj in singles]) / SINGLE_SUBSET
-        print(
-            f"bulk_save {BULK_N:,} objects: {bulk:.2f}s; single save(): "
-            f"{single * 1000:.2f} ms/object on {SINGLE_SUBSET}, extrapolated {single * BULK_N:.1f}s"
-        )
-        print(f"  single saves / bulk_save = {single * BULK_N / bulk:.1f}x (target >= 10x)")
-
-        class Big(Todo, bucket="big"):
-            pass
-
-        populate_start = time.perf_counter()
-        big = Big.objects
-        for start in range(0, MEMORY_N, 5000):
-            big.bulk_save([Big(title=f"big {i}", tags=["a"]) for i in range(start, start + 5000)])
-        print(f"stored {MEMORY_N:,} objects in {time.perf_counter() - populate_start:.1f}s")
-        tracemalloc.start()
-        before = tracemalloc.get_traced_memory()[0]
-        count = sum(1 for _ in Big.objects.iterate())
-        peak = tracemalloc.get_traced_memory()[1] - before
-        tracemalloc.stop()
-        print(
-            f"iterate {count:,} objects: peak traced memory {peak / 2**20:.1f} MB (target < 50 MB)"
-        )
-        client.close()
-        so.disconnect()
+        try:
+            bench_iterate(report, url, token)
+            bench_single_saves(report, url, token)
+            bench_bulk(report)
+            bench_memory(report)
+        finally:
+            client.close()
+            so.disconnect()
 
 
 if __name__ == "__main__":
-    main()
+    run(Report())

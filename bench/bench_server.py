@@ -10,7 +10,7 @@ Prints:
   its latency (p50/p99; the target is p99 under 100 ms), then how long one write takes to
   wake 1,000 polls of the same bucket.
 
-Only numbers are printed; nothing is asserted.
+Results go to the run's report (``make bench``); nothing is asserted.
 """
 
 from __future__ import annotations
@@ -18,19 +18,21 @@ from __future__ import annotations
 import asyncio
 import http.client
 import json
-import os
 import re
 import statistics
-import sys
 import time
 import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
+from _report import Report, Result, scaled
 from _server import API_KEY, APP, start_server, stop_server
 
-N_WRITES = 2000
-N_POLLS = 1000
+N_WRITES = scaled(2000, 100)
+N_BULK = scaled(20, 2)  # requests of 100 changes
+N_POLLS = scaled(1000, 20)
+N_LATENCY = scaled(500, 50)
+BENCH = "server"
 
 
 class Conn:
@@ -65,28 +67,34 @@ def todo(n: int) -> dict[str, Any]:
     }
 
 
-def bench_writes(host: str, port: int, token: str) -> None:
+def bench_writes(report: Report, host: str, port: int, token: str) -> None:
     conn = Conn(host, port, token)
     started = time.perf_counter()
     for n in range(N_WRITES):
-        status, _ = conn.call("POST", f"/1/{APP}/writes/i/o{n % 200}?ccid=w{n}", todo(n))
-        assert status == 200
+        status, body = conn.call("POST", f"/1/{APP}/writes/i/o{n % 200}?ccid=w{n}", todo(n))
+        assert status == 200, body
     elapsed = time.perf_counter() - started
-    print(f"writes: {N_WRITES / elapsed:,.0f} POST i/{{id}} per second (sequential, keep-alive)")
+    report.add(Result(
+        BENCH, "server: single-object POSTs per second (one keep-alive connection)",
+        N_WRITES / elapsed, "/s", None, detail=f"{N_WRITES:,} sequential POST i/{{id}}",
+    ))  # fmt: skip
     started = time.perf_counter()
-    for batch in range(20):
+    for batch in range(N_BULK):
         changes = [
             {"id": f"b{batch}-{n}", "o": "M", "ccid": f"b{batch}-{n}",
              "v": {k: {"o": "+", "v": v} for k, v in todo(n).items()}}
             for n in range(100)
         ]  # fmt: skip
-        status, _ = conn.call("POST", f"/1/{APP}/bulk/changes?wait=1", changes)
-        assert status == 200
+        status, body = conn.call("POST", f"/1/{APP}/bulk/changes?wait=1", changes)
+        assert status == 200, body
     elapsed = time.perf_counter() - started
-    print(f"writes: {2000 / elapsed:,.0f} objects per second through bulk POST /changes")
+    report.add(Result(
+        BENCH, "server: objects per second through bulk POST /changes", N_BULK * 100 / elapsed,
+        "/s", None, detail="100 changes a request, wait=1",
+    ))  # fmt: skip
 
 
-def bench_index(host: str, port: int, token: str) -> None:
+def bench_index(report: Report, host: str, port: int, token: str) -> None:
     conn = Conn(host, port, token)
     for start in range(0, 1000, 100):
         changes = [
@@ -107,11 +115,12 @@ def bench_index(host: str, port: int, token: str) -> None:
         json.loads(body)
     per_loads = (time.perf_counter() - started) / rounds
     size = len(body) / 1e6
-    print(
-        f"index: {1 / per_page:,.0f} pages/s of 1,000 objects with data=1 ({size:.2f} MB,"
-        f" {per_page * 1e3:.2f} ms a page); json.loads of the body {per_loads * 1e3:.2f} ms"
-        f" -> serving costs {per_page / per_loads:.1f}x the client's parse"
-    )
+    report.add(Result(
+        BENCH, "server: a 1,000-object index page (data=1) / the client's json.loads of it",
+        per_page / per_loads, "x", None,
+        detail=f"{per_page * 1e3:.2f} ms a page ({size:.2f} MB), "
+        f"json.loads {per_loads * 1e3:.2f} ms",
+    ))  # fmt: skip
 
 
 async def _poll(host: str, port: int, path: str, token: str) -> tuple[asyncio.StreamReader, Any]:
@@ -128,31 +137,40 @@ async def _read_response(reader: asyncio.StreamReader) -> bytes:
     return await reader.readexactly(length)
 
 
-def _writer_latencies(host: str, port: int, token: str, count: int) -> list[float]:
+def _writer_latencies(host: str, port: int, token: str, count: int, first: int) -> list[float]:
     conn = Conn(host, port, token)
     latencies = []
-    for n in range(count):
+    for n in range(first, first + count):
         started = time.perf_counter()
-        status, _ = conn.call("POST", f"/1/{APP}/mine/i/x{n % 50}", todo(n))
+        status, body = conn.call("POST", f"/1/{APP}/mine/i/x{n % 50}", todo(n))
         latencies.append(time.perf_counter() - started)
-        assert status == 200
+        assert status == 200, body
     return latencies
 
 
-async def bench_long_polls(host: str, port: int, token: str, writer_token: str) -> None:
-    # 1,000 idle listeners, each on its own bucket, while another user writes.
+async def bench_long_polls(
+    report: Report, host: str, port: int, token: str, writer_token: str
+) -> None:
+    quiet = await asyncio.to_thread(_writer_latencies, host, port, writer_token, N_LATENCY, 0)
+    quiet.sort()
+    quiet_p99 = quiet[int(len(quiet) * 0.99) - 1]
+    # N_POLLS idle listeners, each on its own bucket, while another user writes.
     polls = await asyncio.gather(
         *(_poll(host, port, f"/1/{APP}/idle{n}/changes", token) for n in range(N_POLLS))
     )
     await asyncio.sleep(1.0)  # let every poll reach the server and wait
-    latencies = await asyncio.to_thread(_writer_latencies, host, port, writer_token, 500)
+    latencies = await asyncio.to_thread(
+        _writer_latencies, host, port, writer_token, N_LATENCY, N_LATENCY
+    )
     latencies.sort()
     p50, p99 = statistics.median(latencies), latencies[int(len(latencies) * 0.99) - 1]
     still = sum(1 for reader, _ in polls if not reader.at_eof())
-    print(
-        f"long-polls: {still} waiting; writer p50 {p50 * 1e3:.2f} ms,"
-        f" p99 {p99 * 1e3:.2f} ms over {len(latencies)} writes (target p99 < 100 ms)"
-    )
+    report.add(Result(
+        BENCH, f"server: a writer's p99 latency beside {still:,} waiting long-polls", p99 * 1e3,
+        " ms", 100,
+        detail=f"p50 {p50 * 1e3:.2f} ms over {len(latencies)} writes; with no polls waiting "
+        f"p99 {quiet_p99 * 1e3:.2f} ms ({p99 / quiet_p99:.2f}x)",
+    ))  # fmt: skip
     for _, writer in polls:
         writer.close()
 
@@ -167,25 +185,27 @@ async def bench_long_polls(host: str, port: int, token: str, writer_token: str) 
     bodies = await asyncio.gather(*(_read_response(reader) for reader, _ in polls))
     elapsed = time.perf_counter() - started
     woke = sum(1 for body in bodies if json.loads(body))
-    print(f"long-polls: one write woke {woke} polls of one bucket in {elapsed * 1e3:.0f} ms")
+    report.add(Result(
+        BENCH, f"server: one write waking {woke:,} long-polls of one bucket", elapsed * 1e3,
+        " ms", None, detail="until every poll has its answer",
+    ))  # fmt: skip
     for _, writer in polls:
         writer.close()
 
 
-def main() -> None:
+def run(report: Report) -> None:
     proc, url = start_server(long_poll_timeout=120)
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     try:
         setup = Conn(host, port)
         token, writer_token = new_user(setup), new_user(setup)
-        bench_writes(host, port, token)
-        bench_index(host, port, token)
-        asyncio.run(bench_long_polls(host, port, token, writer_token))
+        bench_writes(report, host, port, token)
+        bench_index(report, host, port, token)
+        asyncio.run(bench_long_polls(report, host, port, token, writer_token))
     finally:
         stop_server(proc)
-    print(f"(python {sys.version.split()[0]}, {os.cpu_count()} cores, server in its own process)")
 
 
 if __name__ == "__main__":
-    main()
+    run(Report())
