@@ -14,7 +14,8 @@ reports each failed poll and polls again from the same cv. At the end:
   object (changes to one object within a round fold into one signal, see docs/listener.md);
 - a new listener resuming from the checkpoint file finds nothing left to deliver.
 
-Figures: ``.venv/bin/pytest tests/reliability/test_listener_server_kills.py -s`` prints them.
+Figures: ``.venv/bin/pytest tests/reliability/test_listener_server_kills.py -s`` prints them;
+``-m soak`` runs the same with 50 kills.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
+import pytest
 from server_process import ServerProcess
 
 import simperium_orm as so
@@ -111,7 +113,8 @@ def change_log(client: so.Client) -> list[dict[str, Any]]:
     return changes
 
 
-def test_a_listener_hears_every_change_once_across_5_server_kills(tmp_path: Path) -> None:
+def listen_across_kills(tmp_path: Path, kills: int) -> str:
+    """A writer, a listener and ``kills`` server kills, checked at the end; the figures."""
     started = time.perf_counter()
     heard = Heard()
     signals.remote_created.connect(heard.on_change, sender=Tally, weak=False)
@@ -140,11 +143,11 @@ def test_a_listener_hears_every_change_once_across_5_server_kills(tmp_path: Path
             with listener:
                 writer.start()
                 try:
-                    for kill in range(1, KILLS + 1):
+                    for kill in range(1, kills + 1):
                         writer.wait_for(kill * SAVES_BETWEEN_KILLS)
                         server.kill()
                         server.start()
-                    writer.wait_for((KILLS + 1) * SAVES_BETWEEN_KILLS)
+                    writer.wait_for((kills + 1) * SAVES_BETWEEN_KILLS)
                 finally:
                     writer.stopping.set()
                     writer.join(60)
@@ -161,7 +164,7 @@ def test_a_listener_hears_every_change_once_across_5_server_kills(tmp_path: Path
             leftover = resumed.poll()
             mine.close()
             other.close()
-        assert server.starts == KILLS + 1
+        assert server.starts == kills + 1
     finally:
         signals.remote_created.disconnect(heard.on_change, sender=Tally)
         signals.remote_updated.disconnect(heard.on_change, sender=Tally)
@@ -186,9 +189,18 @@ def test_a_listener_hears_every_change_once_across_5_server_kills(tmp_path: Path
     folded = len(log) - len(heard.events)
     outage_errors = sum(isinstance(e, so.TransportError) for e in heard.errors)
     assert outage_errors == len(heard.errors)  # only failed polls, no receiver or data errors
-    print(
-        f"{writer.saves} saves of {len(final)} objects, {KILLS} server kills,"
+    return (
+        f"{writer.saves} saves of {len(final)} objects, {kills} server kills,"
         f" {len(heard.events)} deliveries ({folded} versions folded into later ones),"
         f" {len(backoffs)} writer retries, {outage_errors} failed polls reported,"
         f" {time.perf_counter() - started:.1f} s"
     )
+
+
+def test_a_listener_hears_every_change_once_across_5_server_kills(tmp_path: Path) -> None:
+    print(listen_across_kills(tmp_path, KILLS))
+
+
+@pytest.mark.soak
+def test_soak_a_listener_across_50_server_kills(tmp_path: Path) -> None:
+    print(listen_across_kills(tmp_path, 50))
