@@ -9,14 +9,17 @@ Failures are collected over every batch and raised at the end as one ``BulkError
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
+from simperium_orm.background import Background
 from simperium_orm.jsondiff import diff
 from simperium_orm.snapshot import saved_fields
 
@@ -103,41 +106,93 @@ def _raise_failures(
 
 
 def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> list[M]:
-    """Write every changed object in batches; return those the server acknowledged."""
+    """Write every changed object in batches; return those the server acknowledged.
+
+    One request is in flight at a time, and the client's work overlaps it: while the server
+    applies a batch, the next one is prepared (diffs, ids, ``pre_save``), and once that batch
+    is sent the answered one is settled (versions, ``post_save``).
+    """
     items = _check(model, objs, batch_size)
     bucket = client.bucket(model.bucket_name())
-    saved: list[M] = []
-    all_results: list[Any] = []
-    failed: list[tuple[Any, int | None]] = []
-    pending = [p for p in map(_change_for, items) if p is not None]
-    for batch in _batches(pending, batch_size):
+    run = _BulkRun(model, client, bucket)
+    in_flight: tuple[list[_Pending], Background[list[Any]]] | None = None
+    try:
+        for chunk in _batches(items, batch_size):
+            batch = _prepared(model, chunk)
+            if not batch:
+                continue
+            answered = None
+            if in_flight is not None:
+                answered = in_flight[0], in_flight[1].result()
+                in_flight = None
+            changes = [p.change for p in batch]
+            in_flight = batch, Background(partial(bucket.bulk_post, changes), "simperium-orm-bulk")
+            if answered is not None:
+                run.settle(*answered)
+        if in_flight is not None:
+            batch, sending = in_flight
+            in_flight = None
+            run.settle(batch, sending.result())
+    except BaseException:
+        if in_flight is not None:  # already sent: keep its objects in step with the server
+            with contextlib.suppress(Exception):
+                run.settle(in_flight[0], in_flight[1].result(), quiet=True)
+        raise
+    _raise_failures(model, run.total, run.results, run.failed)
+    return run.saved
+
+
+def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:
+    """The changes of a batch's changed objects, with ids, after ``pre_save``."""
+    batch = [p for p in map(_change_for, chunk) if p is not None]
+    for p in batch:
+        if p.change["id"] is None:
+            p.obj._state = p.obj._state._replace(id=uuid.uuid4().hex)
+            p.change["id"] = p.obj._state.id
+    if batch and signals.pre_save.has_receivers_for(model):
         for p in batch:
-            if p.change["id"] is None:
-                p.obj._state = p.obj._state._replace(id=uuid.uuid4().hex)
-                p.change["id"] = p.obj._state.id
-        if signals.pre_save.has_receivers_for(model):
-            for p in batch:
-                signals.pre_save.send(model, instance=p.obj, created=p.created)
-            # Receivers may have changed the objects: diff them again.
-            batch = [q for q in map(_change_for, (p.obj for p in batch)) if q is not None]
+            signals.pre_save.send(model, instance=p.obj, created=p.created)
+        # Receivers may have changed the objects: diff them again.
+        batch = [q for q in map(_change_for, (p.obj for p in batch)) if q is not None]
+    return batch
+
+
+class _BulkRun:
+    """What a bulk save has settled so far."""
+
+    def __init__(self, model: type[Model], client: Client, bucket: Bucket) -> None:
+        self.model, self.client, self.bucket = model, client, bucket
+        self.total = 0
+        self.saved: list[Any] = []
+        self.results: list[Any] = []
+        self.failed: list[tuple[Any, int | None]] = []
+
+    def settle(self, batch: list[_Pending], results: list[Any], *, quiet: bool = False) -> None:
+        """Take the server's answers for a batch: versions, failures, and ``post_save``."""
+        model = self.model
+        self.total += len(batch)
+        self.results.extend(results)
         changes = [p.change for p in batch]
-        results = bucket.bulk_post(changes)
-        all_results.extend(results)
+        acknowledged = []
         for p, result in zip(batch, _results_by_change(changes, results), strict=True):
             code = None if result is None else result.get("error", 0)
             if code not in (0, 409):
-                failed.append((p.obj, code))
+                self.failed.append((p.obj, code))
                 continue
             assert result is not None
-            if not _acknowledge(p, result, bucket, client):
-                failed.append((p.obj, 404))
+            if not _acknowledge(p, result, self.bucket, self.client):
+                self.failed.append((p.obj, 404))
                 continue
-            saved.append(p.obj)
-            keys = model._wire_keys()
+            self.saved.append(p.obj)
+            acknowledged.append(p)
+        if quiet:
+            return
+        # Signals only once every object of the batch holds its new version: a receiver that
+        # raises leaves no acknowledged object behind the server.
+        keys = model._wire_keys()
+        for p in acknowledged:
             sent = {keys[k] for k in p.change["v"] if k in keys}
             signals.post_save.send(model, instance=p.obj, created=p.created, changed_fields=sent)
-    _raise_failures(model, len(pending), all_results, failed)
-    return saved
 
 
 def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client: Client) -> bool:

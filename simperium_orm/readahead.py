@@ -15,8 +15,9 @@ page read ahead for any other mark is dropped.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Callable
+
+from simperium_orm.background import Background
 
 __all__ = ["PageReader", "tail_mark"]
 
@@ -33,39 +34,6 @@ def tail_mark(body: bytes) -> str | None:
     return found.group(1).decode("utf-8", "replace") if found else None
 
 
-class _Pending:
-    """One page being read in a background thread."""
-
-    def __init__(self, fetch: Callable[[str], bytes], mark: str) -> None:
-        self.mark = mark
-        self.body: bytes | None = None
-        self.error: BaseException | None = None
-        self._fetch = fetch
-        self._sent = threading.Event()
-        self._thread = threading.Thread(
-            target=self._run, name="simperium-orm-read-ahead", daemon=True
-        )
-        self._thread.start()
-        # Return once the thread is about to send: it keeps the interpreter until its request
-        # is on the wire and it waits for the answer, so the request overlaps our own work.
-        self._sent.wait()
-
-    def _run(self) -> None:
-        self._sent.set()
-        try:
-            self.body = self._fetch(self.mark)
-        except BaseException as exc:  # handed to the reading thread in result()
-            self.error = exc
-
-    def result(self) -> bytes:
-        self._thread.join()
-        if self.error is not None:
-            error, self.error = self.error, None
-            raise error
-        assert self.body is not None
-        return self.body
-
-
 class PageReader:
     """Index pages from ``fetch(mark)``, reading one page ahead when the page allows.
 
@@ -77,19 +45,21 @@ class PageReader:
     def __init__(self, fetch: Callable[[str | None], bytes], *, ahead: bool = True) -> None:
         self._fetch = fetch
         self._ahead = ahead
-        self._pending: _Pending | None = None
+        self._pending: tuple[str, Background[bytes]] | None = None
 
     def take(self, mark: str | None) -> bytes:
         """The page at ``mark`` (None: the first page); starts reading the one after it."""
         pending, self._pending = self._pending, None
-        if pending is not None and mark is not None and pending.mark == mark:
-            body = pending.result()
+        if pending is not None and mark is not None and pending[0] == mark:
+            body = pending[1].result()
         else:
             body = self._fetch(mark)
         if self._ahead:
             following = tail_mark(body)
             if following is not None:
-                self._pending = _Pending(self._fetch, following)
+                fetch = self._fetch
+                reading = Background(lambda: fetch(following), "simperium-orm-read-ahead")
+                self._pending = (following, reading)
         return body
 
     def close(self) -> None:

@@ -75,3 +75,22 @@ def test_bulk_delete_of_an_already_deleted_object_raises_bulk_error(client: so.C
     assert err.value.failed == [(objs[0], 404)]
     assert objs[1].version is None
     assert Todo.objects.count() == 0
+
+
+def test_a_failing_post_save_receiver_leaves_every_sent_object_in_step(client: so.Client) -> None:
+    objs = [Todo(title=f"t{i}") for i in range(6)]
+
+    def fail(sender: type[Todo], **kwargs: object) -> None:
+        raise RuntimeError("receiver failed")
+
+    so.signals.post_save.connect(fail, sender=Todo)
+    try:
+        with pytest.raises(RuntimeError, match="receiver failed"):
+            Todo.objects.bulk_save(objs, batch_size=2)
+    finally:
+        so.signals.post_save.disconnect(fail, sender=Todo)
+    # The first batch was answered, the second was in flight: both hold their versions.
+    assert [o.version for o in objs] == [1, 1, 1, 1, None, None]
+    assert {o.id for o in Todo.objects.all()} == {o.id for o in objs[:4]}
+    objs[4].save()  # the batch never sent saves as usual
+    assert Todo.objects.count() == 5
