@@ -142,14 +142,17 @@ def _list_diff(a: list[Any], b: list[Any]) -> dict[str, Any]:
 # ------------------------------------------------------------------------------------ apply
 
 
-def apply(obj: dict[str, Any], d: dict[str, Any]) -> dict[str, Any]:
+def apply(obj: dict[str, Any], d: dict[str, Any], *, checked: bool = False) -> dict[str, Any]:
     """Apply the object diff ``d`` to ``obj`` and return the result as a new dict.
 
     ``obj`` and ``d`` are left untouched and share no container with the result. Raises
     :class:`InvalidDiff` if ``d`` is malformed or does not fit ``obj``: ``+`` of a key that is
     there, ``-``/``r``/... of one that is not, an op for another type, a delta of another length.
+    ``checked=True`` skips the shape check (:func:`validate`) for a diff that has passed it
+    already or was made by :func:`diff` or :func:`transform`; whether it fits is still checked.
     """
-    validate(d)
+    if not checked:
+        validate(d)
     if not isinstance(obj, dict):
         raise _ad.fail("", f"an object diff applies to a dict, not {type(obj).__name__}")
     return _ad.apply_object(obj, d, "")

@@ -69,35 +69,38 @@ def decode(raw: bytes | str) -> Any:
         value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
     except RecursionError:
         raise TooDeep(f"nested deeper than {MAX_DEPTH} levels") from None
-    if isinstance(raw, str):
-        opened = raw.count("[") + raw.count("{")
-    else:
-        opened = raw.count(b"[") + raw.count(b"{")
-    # Each level needs its own bracket: with few brackets no walk is needed.
-    if opened > MAX_DEPTH and _deeper_than(value, MAX_DEPTH):
+    text = raw.encode() if isinstance(raw, str) else raw
+    # Each level needs its own bracket: with few brackets there is nothing to measure.
+    if text.count(b"[") + text.count(b"{") > MAX_DEPTH and _nests_deeper(text, MAX_DEPTH):
         raise TooDeep(f"nested deeper than {MAX_DEPTH} levels")
     return value
 
 
-def _deeper_than(value: Any, limit: int) -> bool:
-    """Whether ``value`` nests arrays/objects more than ``limit`` levels (walked level by level)."""
-    level = [value] if isinstance(value, (dict, list)) else []
-    depth = 0
-    while level:
-        depth += 1
-        if depth > limit:
-            return True
-        below: list[Any] = []
-        for container in level:
-            items = container.values() if isinstance(container, dict) else container
-            below.extend(item for item in items if isinstance(item, (dict, list)))
-        level = below
-    return False
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
+_INNERMOST = re.compile(rb"\[\]|\{\}")
+
+
+def _nests_deeper(text: bytes, limit: int) -> bool:
+    """Whether valid JSON ``text`` nests arrays/objects more than ``limit`` levels.
+
+    With the strings taken out, only the brackets are kept; each pass then removes every
+    innermost pair, one level, so the text empties after as many passes as it is deep.
+    """
+    brackets = _STRINGS.sub(b"", text).translate(None, _NOT_BRACKETS)
+    for _ in range(limit):
+        if not brackets:
+            return False
+        brackets = _INNERMOST.sub(b"", brackets)
+    return bool(brackets)
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
 
 
 def encode(value: Any) -> str:
     """Compact ASCII JSON (storable whatever the strings hold)."""
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(value)
 
 
 def change_object(row: ChangeRow, *, item: str | None = None) -> JSONDict:
@@ -410,7 +413,9 @@ def _load(text: str) -> JSONDict:
 
 
 def _apply(data: JSONDict, d: Any) -> JSONDict:
+    # Every diff reaching here was validated on arrival or made by jsondiff.diff/transform, so
+    # only whether it fits the data is left to check.
     try:
-        return jsondiff.apply(data, d)
+        return jsondiff.apply(data, d, checked=True)
     except (jsondiff.InvalidDiff, ValueError, TypeError, RecursionError) as exc:
         raise ChangeError(440, f"diff does not apply: {exc}") from None

@@ -52,8 +52,11 @@ class Problem(Exception):
         return json_response(body, self.status, self.headers)
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
+
+
 def json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))
+    return _ENCODER.encode(value)
 
 
 def json_response(
