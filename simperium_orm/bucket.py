@@ -21,6 +21,7 @@ from simperium_orm.transport import (
     DEFAULT_API_URL,
     Response,
     Transport,
+    encode_json,
     error_message,
     resolve_base_url,
 )
@@ -280,9 +281,15 @@ class Bucket:
         a change without ``ccid`` gets one. With ``wait`` (the default) returns the per-change
         results in request order, each a change object or ``{"id", "error", ...}``.
         """
-        changes = _as_changes(bulk_data)
+        return self.bulk_post_encoded(encode_changes(bulk_data), wait)
+
+    def bulk_post_encoded(self, body: bytes, wait: bool = True) -> list[JSONDict]:
+        """:meth:`bulk_post` of changes already encoded by :func:`encode_changes`.
+
+        Lets a caller encode a batch in one thread and send it from another.
+        """
         params = {"clientid": self.clientid, "wait": "1" if wait else None}
-        response = self._send("POST", self._url("changes"), params=params, json_body=changes)
+        response = self._send("POST", self._url("changes"), params=params, json_text=body)
         if not wait:
             return []
         body = response.json()
@@ -387,6 +394,13 @@ def _object_of(response: Response) -> JSONDict:
     if not isinstance(body, dict):
         raise ProtocolError("object response is not a JSON object")
     return body
+
+
+def encode_changes(
+    bulk_data: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
+) -> bytes:
+    """The body of a ``POST /changes`` request (changes without a ccid get one)."""
+    return encode_json(_as_changes(bulk_data))
 
 
 def _as_changes(

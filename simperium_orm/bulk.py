@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
 from simperium_orm.background import Background
+from simperium_orm.bucket import encode_changes
 from simperium_orm.jsondiff import diff
 from simperium_orm.snapshot import saved_fields
 
@@ -121,12 +122,15 @@ def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int
             batch = _prepared(model, chunk)
             if not batch:
                 continue
+            # Encoded here, while the previous batch is on the server, so the background thread
+            # only sends: it holds the interpreter just long enough to put the request out.
+            body = encode_changes([p.change for p in batch])
             answered = None
             if in_flight is not None:
                 answered = in_flight[0], in_flight[1].result()
                 in_flight = None
-            changes = [p.change for p in batch]
-            in_flight = batch, Background(partial(bucket.bulk_post, changes), "simperium-orm-bulk")
+            sending = Background(partial(bucket.bulk_post_encoded, body), "simperium-orm-bulk")
+            in_flight = batch, sending
             if answered is not None:
                 run.settle(*answered)
         if in_flight is not None:

@@ -75,6 +75,11 @@ def _normalise(value: str, scheme: str | None) -> str:
     return value
 
 
+def encode_json(value: Any) -> bytes:
+    """A request body: compact JSON, UTF-8."""
+    return json.dumps(value, separators=(",", ":")).encode()
+
+
 @dataclass(frozen=True)
 class Response:
     """What the library keeps of an HTTP response: status, headers and body."""
@@ -182,6 +187,7 @@ class Transport:
         params: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
         json_body: Any = None,
+        json_text: bytes | None = None,
         form: Mapping[str, str] | None = None,
         timeout: float | str | None = "default",
         safe_to_retry: bool = True,
@@ -195,13 +201,16 @@ class Transport:
         not be made at all. ``retry_timeouts=False`` gives up at the first timeout (a quiet
         long-poll is an answer, not a failure). ``timeout="default"`` uses the transport's
         timeout; ``None`` waits for as long as the server holds the request (long-polls).
+        ``json_text`` is a JSON body already encoded (see :func:`encode_json`).
         """
         read_timeout = self.timeout if timeout == "default" else timeout
         assert read_timeout is None or isinstance(read_timeout, (int, float))
         body: bytes | None = None
         send_headers = dict(headers or {})
         if json_body is not None:
-            body = json.dumps(json_body, separators=(",", ":")).encode()
+            json_text = encode_json(json_body)
+        if json_text is not None:
+            body = json_text
             send_headers["Content-Type"] = "application/json"
         query = {k: v for k, v in (params or {}).items() if v is not None}
         timeouts: tuple[float, float] | tuple[float, None] = (

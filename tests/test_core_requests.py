@@ -11,6 +11,7 @@ import responses
 from responses import matchers
 
 import simperium_orm as so
+from simperium_orm.bucket import encode_changes
 from simperium_orm.core import Admin, Api, Auth, Bucket, SPUser
 from simperium_orm.transport import Transport
 
@@ -203,6 +204,17 @@ def test_bulk_post_official_map_and_change_list(api: Api) -> None:
     assert json.loads(responses.calls[1].request.body or b"") == [
         {"id": "b", "o": "-", "ccid": "c1"}
     ]
+
+
+@responses.activate
+def test_bulk_post_encoded_sends_the_bytes_as_given(api: Api) -> None:
+    responses.post(f"{API}/todo/changes", json=[{"id": "b", "ev": 1}])
+    body = encode_changes([{"id": "b", "o": "-", "ccid": "c1"}])
+    assert api.todo.bulk_post_encoded(body) == [{"id": "b", "ev": 1}]
+    request = responses.calls[0].request
+    assert request.body == body == b'[{"id":"b","o":"-","ccid":"c1"}]'
+    assert request.headers["Content-Type"] == "application/json"
+    assert query(responses.calls[0]) == {"clientid": ["py-test"], "wait": ["1"]}
 
 
 @responses.activate

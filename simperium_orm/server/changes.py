@@ -253,7 +253,9 @@ class Writer:
                 return self._create(userid, bucket, item, row, full, ccid, clientid)
             if sv is not None:
                 raise ChangeError(404, "object does not exist")
-            return self._create(userid, bucket, item, row, _apply({}, diff), ccid, clientid)
+            # Applied to nothing, a valid diff only adds keys: it is its own creation diff.
+            data = _apply({}, diff)
+            return self._create(userid, bucket, item, row, data, ccid, clientid, diff=diff)
         if full is not None:  # the whole object, sent after a 405/440: it becomes the head
             head_data = _load(row.data)
             d = jsondiff.diff(head_data, full)
@@ -296,7 +298,10 @@ class Writer:
         data: JSONDict,
         ccid: str,
         clientid: str | None,
+        *,
+        diff: JSONDict | None = None,
     ) -> Applied:
+        """Commit ``data`` as a new object; ``diff`` is its creation diff when known."""
         ev = row.version + 1 if row is not None else 1  # versions go on after a delete
         return self.commit(
             userid,
@@ -305,7 +310,7 @@ class Writer:
             o="M",
             sv=None,
             ev=ev,
-            diff=jsondiff.diff({}, data),
+            diff=jsondiff.diff({}, data) if diff is None else diff,
             data=data,
             ccid=ccid,
             clientid=clientid,
