@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -109,41 +109,49 @@ def _raise_failures(
 def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> list[M]:
     """Write every changed object in batches; return those the server acknowledged.
 
-    One request is in flight at a time, and the client's work overlaps it: while the server
-    applies a batch, the next one is prepared (diffs, ids, ``pre_save``), and once that batch
-    is sent the answered one is settled (versions, ``post_save``).
+    The client's work overlaps the requests: while the server applies a batch, the next one is
+    prepared (diffs, ids, ``pre_save``) and sent, and then the answered one is settled
+    (versions, ``post_save``). Two batches are in flight when every object is distinct, so the
+    server always has the next one; otherwise one, so it applies them in order.
     """
     items = _check(model, objs, batch_size)
     bucket = client.bucket(model.bucket_name())
     run = _BulkRun(model, client, bucket)
-    in_flight: tuple[list[_Pending], Background[list[Any]]] | None = None
+    depth = 2 if _distinct(items) else 1
+    in_flight: deque[tuple[list[_Pending], Background[list[Any]]]] = deque()
     try:
         for chunk in _batches(items, batch_size):
             batch = _prepared(model, chunk)
             if not batch:
                 continue
-            # Encoded here, while the previous batch is on the server, so the background thread
+            # Encoded here, while earlier batches are on the server, so the background thread
             # only sends: it holds the interpreter just long enough to put the request out.
             body = encode_changes([p.change for p in batch])
-            answered = None
-            if in_flight is not None:
-                answered = in_flight[0], in_flight[1].result()
-                in_flight = None
+            answered = []
+            while len(in_flight) >= depth:
+                done, sending = in_flight.popleft()
+                answered.append((done, sending.result()))
             sending = Background(partial(bucket.bulk_post_encoded, body), "simperium-orm-bulk")
-            in_flight = batch, sending
-            if answered is not None:
-                run.settle(*answered)
-        if in_flight is not None:
-            batch, sending = in_flight
-            in_flight = None
-            run.settle(batch, sending.result())
+            in_flight.append((batch, sending))
+            for done, results in answered:
+                run.settle(done, results)
+        while in_flight:
+            done, sending = in_flight.popleft()
+            run.settle(done, sending.result())
     except BaseException:
-        if in_flight is not None:  # already sent: keep its objects in step with the server
+        while in_flight:  # already sent: keep their objects in step with the server
+            done, sending = in_flight.popleft()
             with contextlib.suppress(Exception):
-                run.settle(in_flight[0], in_flight[1].result(), quiet=True)
+                run.settle(done, sending.result(), quiet=True)
         raise
     _raise_failures(model, run.total, run.results, run.failed)
     return run.saved
+
+
+def _distinct(items: Sequence[Any]) -> bool:
+    """Whether no object appears twice (as the same instance or under the same id)."""
+    ids = [obj.id for obj in items if obj.id is not None]
+    return len({id(obj) for obj in items}) == len(items) and len(set(ids)) == len(ids)
 
 
 def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:

@@ -78,7 +78,7 @@ def test_bulk_delete_of_an_already_deleted_object_raises_bulk_error(client: so.C
 
 
 def test_a_failing_post_save_receiver_leaves_every_sent_object_in_step(client: so.Client) -> None:
-    objs = [Todo(title=f"t{i}") for i in range(6)]
+    objs = [Todo(title=f"t{i}") for i in range(8)]
 
     def fail(sender: type[Todo], **kwargs: object) -> None:
         raise RuntimeError("receiver failed")
@@ -89,8 +89,18 @@ def test_a_failing_post_save_receiver_leaves_every_sent_object_in_step(client: s
             Todo.objects.bulk_save(objs, batch_size=2)
     finally:
         so.signals.post_save.disconnect(fail, sender=Todo)
-    # The first batch was answered, the second was in flight: both hold their versions.
-    assert [o.version for o in objs] == [1, 1, 1, 1, None, None]
-    assert {o.id for o in Todo.objects.all()} == {o.id for o in objs[:4]}
-    objs[4].save()  # the batch never sent saves as usual
-    assert Todo.objects.count() == 5
+    # The first batch was answered and the next two were in flight: all hold their versions;
+    # the last batch was never sent.
+    assert [o.version for o in objs] == [1] * 6 + [None] * 2
+    assert {o.id for o in Todo.objects.all()} == {o.id for o in objs[:6]}
+    objs[6].save()  # a batch never sent saves as usual
+    assert Todo.objects.count() == 7
+
+
+def test_an_object_listed_twice_is_written_in_order(client: so.Client) -> None:
+    (todo,) = Todo.objects.bulk_save([Todo(title="a")])
+    other = Todo.objects.get(todo.id or "")
+    todo.tags, other.tags = ["first"], ["second"]
+    # The same object under two instances: batches go one at a time, in order.
+    Todo.objects.bulk_save([todo, other], batch_size=1)
+    assert Todo.objects.get(todo.id or "").tags == ["second"]
