@@ -11,6 +11,8 @@ from simperium_orm.errors import NotConnected
 from simperium_orm.transport import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
+    DEFAULT_BACKOFF,
+    DEFAULT_MAX_BACKOFF,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Transport,
@@ -41,6 +43,8 @@ class Client:
         clientid: str | None = None,
         timeout: float | None = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
+        backoff: float = DEFAULT_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
         transport: Transport | None = None,
     ) -> None:
         self.app_id = check_app_id(app_id)
@@ -59,7 +63,9 @@ class Client:
         )
         self.userid = userid
         self.clientid = clientid or new_clientid()
-        self.transport = transport or Transport(timeout=timeout, retries=retries)
+        self.transport = transport or Transport(
+            timeout=timeout, retries=retries, backoff=backoff, max_backoff=max_backoff
+        )
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
 

@@ -60,7 +60,7 @@ class Model(BaseModel):
     """
 
     # JSON has no NaN or Infinity: float fields refuse them, and a NaN held in an untyped
-    # (``Any``) value is dumped as is (the server refuses it), not quietly turned into null.
+    # (``Any``) value is dumped as is (the request then refuses it), not quietly made null.
     model_config = ConfigDict(
         validate_assignment=True,
         extra="forbid",

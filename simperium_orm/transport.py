@@ -31,6 +31,8 @@ DEFAULT_API_URL = "https://api.simperium.com"
 DEFAULT_AUTH_URL = "https://auth.simperium.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
+DEFAULT_BACKOFF = 0.2  # seconds: the first retry waits up to this, each next one up to twice more
+DEFAULT_MAX_BACKOFF = 5.0
 CONNECT_TIMEOUT = 10.0
 
 # Statuses worth another attempt: rate limiting and gateway/overload failures. A plain 500 is
@@ -76,8 +78,11 @@ def _normalise(value: str, scheme: str | None) -> str:
 
 
 def encode_json(value: Any) -> bytes:
-    """A request body: compact JSON, UTF-8."""
-    return json.dumps(value, separators=(",", ":")).encode()
+    """A request body: compact JSON, UTF-8. ``ValueError`` for NaN and infinity (not JSON)."""
+    try:
+        return json.dumps(value, separators=(",", ":"), allow_nan=False).encode()
+    except ValueError:
+        raise ValueError("NaN and infinity have no JSON form: nothing was sent") from None
 
 
 @dataclass(frozen=True)
@@ -138,8 +143,8 @@ class Transport:
         *,
         timeout: float | None = DEFAULT_TIMEOUT,
         retries: int = DEFAULT_RETRIES,
-        backoff: float = 0.2,
-        max_backoff: float = 5.0,
+        backoff: float = DEFAULT_BACKOFF,
+        max_backoff: float = DEFAULT_MAX_BACKOFF,
         pool_size: int = 32,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
@@ -147,6 +152,8 @@ class Transport:
             raise ValueError("retries must be >= 0")
         if timeout is not None and timeout <= 0:
             raise ValueError("timeout must be positive or None")
+        if backoff < 0 or max_backoff < 0:
+            raise ValueError("backoff and max_backoff must be >= 0 seconds")
         self.timeout = timeout
         self.retries = retries
         self.backoff = backoff

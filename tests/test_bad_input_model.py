@@ -148,14 +148,21 @@ def test_float_fields_refuse_nan_and_infinity(
     assert len(sent.calls) == 0
 
 
-def test_nan_in_an_untyped_value_is_sent_as_nan_not_null(
-    client: so.Client, sent: responses.RequestsMock
+@pytest.mark.parametrize("value", [math.nan, math.inf])
+def test_nan_in_an_untyped_value_is_refused_before_sending(
+    client: so.Client, sent: responses.RequestsMock, value: float
 ) -> None:
-    """Not quietly stored as null: sent as NaN, which the server refuses (400, BadRequest)."""
-    todo = Todo(title="x", extra={"v": math.nan})
-    assert math.isnan(todo._dump()["extra"]["v"])
-    todo.save()
-    assert b'"v":NaN' in (sent.calls[0].request.body or b"")
+    """Not quietly stored as null, nor sent: refused before any request, object unchanged."""
+    todo = Todo(title="x", extra={"v": value})
+    assert todo._dump()["extra"]["v"] is value
+    with pytest.raises(ValueError, match="no JSON form"):
+        todo.save()
+    with pytest.raises(ValueError, match="no JSON form"):
+        Todo.objects.bulk_save([Todo(title="y", extra={"v": value})])
+    with pytest.raises(ValueError, match="no JSON form"):
+        client.bucket("todo").write("t1", {"v": value})
+    assert todo.version is None
+    assert len(sent.calls) == 0
 
 
 def test_an_object_that_has_no_json_form_is_refused_at_save(

@@ -262,3 +262,15 @@ def test_quiet_long_poll_at_the_default_timeout_is_not_retried() -> None:
     responses.get(f"{API}/todo/changes", body=requests.exceptions.ReadTimeout("quiet"))
     assert bucket.changes(cv="c", timeout=5) == []
     assert len(responses.calls) == 1
+
+
+@responses.activate
+def test_client_takes_the_backoff_settings() -> None:
+    responses.get(f"{API}/todo/i/t1", status=503)
+    responses.get(f"{API}/todo/i/t1", json={"a": 1}, headers={"X-Simperium-Version": "1"})
+    client = so.Client("myapp", "tok", retries=1, backoff=0.0, max_backoff=0.0)
+    assert (client.transport.backoff, client.transport.max_backoff) == (0.0, 0.0)
+    assert client.bucket("todo").get("t1") == {"a": 1}
+    assert len(responses.calls) == 2
+    with pytest.raises(ValueError, match="backoff"):
+        so.Client("myapp", "tok", backoff=-1)
