@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from listener_support import FaultyProxy, Todo, listener_threads, recording
+from fault_proxy import PASS, Fault, FaultProxy
+from listener_support import Todo, listener_threads, recording
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
@@ -20,7 +21,7 @@ def head(client: so.Client) -> str:
 
 def test_server_errors_are_reported_and_retried(local_server: SimperiumServer, token: str) -> None:
     other = local_server.client(token)
-    with FaultyProxy(local_server.url, lambda n: "503" if n <= 2 else "forward") as proxy:
+    with FaultProxy(local_server.url, lambda n: Fault("answer") if n <= 2 else PASS) as proxy:
         mine = so.Client("demo", token, api_url=proxy.url)
         listener = so.Listener(Todo, client=mine, cv=head(other), poll_timeout=5)
         with recording() as rec, listener:
@@ -39,7 +40,7 @@ def test_the_watchdog_restarts_a_poll_that_never_ends(
 ) -> None:
     other = local_server.client(token)
     # The first answer trickles in forever, so no read timeout fires: only the watchdog helps.
-    with FaultyProxy(local_server.url, lambda n: "trickle" if n == 1 else "forward") as proxy:
+    with FaultProxy(local_server.url, lambda n: Fault("trickle") if n == 1 else PASS) as proxy:
         mine = so.Client("demo", token, api_url=proxy.url)
         listener = so.Listener(
             Todo, client=mine, cv=head(other), poll_timeout=0.5, stall_timeout=1.0

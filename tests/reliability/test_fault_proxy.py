@@ -3,6 +3,7 @@ closing leaves no thread behind."""
 
 from __future__ import annotations
 
+import socket
 import threading
 from collections.abc import Iterator
 
@@ -135,3 +136,30 @@ def test_seeded_faults_depend_only_on_the_seed_and_the_connection_number() -> No
     assert 0.08 < kinds.count("delay") / len(kinds) < 0.12
     assert kinds.count("drop") < kinds.count("cut")
     assert schedule(Fault("drop"))(1).kind == "drop" and schedule(Fault("drop"))(2) == PASS
+
+
+def test_an_answer_in_the_servers_place_never_reaches_the_server(
+    simperium_server: SimperiumServer, token: str, http: requests.Session
+) -> None:
+    with FaultProxy(simperium_server.url, schedule(Fault("answer"))) as proxy:
+        refused = post(http, proxy.url, token, "answered")
+        passed = post(http, proxy.url, token, "passed")
+    assert (refused.status_code, refused.json()["error"]) == (503, 503)
+    assert passed.status_code == 200
+    assert version(simperium_server, token, "answered") is None
+    assert version(simperium_server, token, "passed") == 1
+    assert proxy_threads() == []
+
+
+def test_a_trickling_answer_sends_a_head_that_never_ends(simperium_server: SimperiumServer) -> None:
+    with FaultProxy(simperium_server.url, schedule(Fault("trickle"))) as proxy:
+        port = int(proxy.url.rsplit(":", 1)[1])
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET /1/demo/note/index HTTP/1.1\r\nHost: x\r\n\r\n")
+            received = b""
+            while received.count(b"a") < 4:  # a read timeout never fires: bytes keep coming
+                received += conn.recv(100)
+    assert received.startswith(b"HTTP/1.1 200 OK\r\nX-Slow: a")
+    assert b"\r\n\r\n" not in received
+    assert proxy.stats.faults == {"trickle": 1}
+    assert proxy_threads() == []

@@ -9,7 +9,11 @@ The proxy relays bytes between a client and the server. Each accepted connection
 - ``cut``: relay the request, then relay only the first ``cut_after`` bytes of the response
   and close both connections (``reset=True`` aborts with a TCP RST instead of a FIN). The
   cut waits for the server's first response byte, so the server has handled the request (a
-  write is committed) and its answer is lost: the case where retrying could apply a write twice.
+  write is committed) and its answer is lost: the case where retrying could apply a write twice;
+- ``answer``: read the request head and answer ``answer`` (a whole HTTP response) itself,
+  the server never asked (by default a ``503``);
+- ``trickle``: read the request head, then send a response head one byte every 50 ms, for as
+  long as the client waits (a stalled server).
 
 So that a fault hits one request, not a random point of a keep-alive stream, the proxy adds
 ``Connection: close`` to each response head: the client then sends one request per connection.
@@ -30,7 +34,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
-FaultKind = Literal["pass", "delay", "drop", "cut"]
+FaultKind = Literal["pass", "delay", "drop", "cut", "answer", "trickle"]
+
+_UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Connection: close\r\nContent-Length: 38\r\n\r\n"
+    b'{"error": 503, "message": "try again"}'
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Fault:
     delay: float = 0.0
     cut_after: int = 0
     reset: bool = False
+    answer: bytes = _UNAVAILABLE
 
 
 PASS = Fault()
@@ -170,6 +181,9 @@ class FaultProxy:
                 self._count(fault.kind)
                 if fault.kind == "drop":
                     return
+                if fault.kind in ("answer", "trickle"):
+                    self._answer(conn, fault)
+                    return
                 if fault.kind == "delay" and self._closing.wait(fault.delay):
                     return
                 try:
@@ -187,6 +201,27 @@ class FaultProxy:
         finally:
             with self._lock:
                 self._threads.discard(threading.current_thread())
+
+    def _answer(self, conn: socket.socket, fault: Fault) -> None:
+        """Answer in the server's place: ``fault.answer``, or a head that never ends."""
+        data = b""
+        while b"\r\n\r\n" not in data:
+            ready, _, _ = select.select([conn, self._wake_r], [], [])
+            if self._wake_r in ready:
+                return
+            chunk = conn.recv(65536)
+            if not chunk:
+                return
+            data += chunk
+        try:
+            if fault.kind == "answer":
+                conn.sendall(fault.answer)
+                return
+            conn.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            while not self._closing.wait(0.05):
+                conn.sendall(b"a")
+        except OSError:
+            return
 
     def _count(self, kind: str) -> None:
         with self._lock:
