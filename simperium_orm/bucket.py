@@ -44,31 +44,29 @@ def new_ccid() -> str:
     return uuid.uuid4().hex
 
 
+def _checked(value: str, pattern: re.Pattern[str], what: str, rule: str) -> str:
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        raise InvalidIdentifier(f"invalid {what} {value!r}: use {rule}")
+    return value
+
+
 def check_id(item: str) -> str:
     """Validate an object id (1-256 of ``a-z A-Z 0-9 . _ - % @``, not . or ..); return it."""
-    if not isinstance(item, str) or not _ID.fullmatch(item):
-        raise InvalidIdentifier(
-            f"invalid object id {item!r}: use 1-256 characters from a-z A-Z 0-9 . _ - % @ "
-            "(not . or ..)"
-        )
-    return item
+    return _checked(
+        item, _ID, "object id", "1-256 characters from a-z A-Z 0-9 . _ - % @ (not . or ..)"
+    )
 
 
 def check_bucket_name(name: str) -> str:
     """Validate a bucket name (1-64 of ``a-z A-Z 0-9 . _ - %``, not . or ..); return it."""
-    if not isinstance(name, str) or not _BUCKET.fullmatch(name):
-        raise InvalidIdentifier(
-            f"invalid bucket name {name!r}: use 1-64 characters from a-z A-Z 0-9 . _ - % "
-            "(not . or ..)"
-        )
-    return name
+    return _checked(
+        name, _BUCKET, "bucket name", "1-64 characters from a-z A-Z 0-9 . _ - % (not . or ..)"
+    )
 
 
 def check_app_id(app_id: str) -> str:
     """Validate an app id (``a-z A-Z 0-9 . _ -``) and return it."""
-    if not isinstance(app_id, str) or not _APP.fullmatch(app_id):
-        raise InvalidIdentifier(f"invalid app id {app_id!r}: use a-z A-Z 0-9 . _ -")
-    return app_id
+    return _checked(app_id, _APP, "app id", "a-z A-Z 0-9 . _ -")
 
 
 @dataclass(frozen=True)
