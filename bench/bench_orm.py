@@ -75,6 +75,7 @@ def raw_loop(url: str, token: str, bucket: str, validate: bool = False) -> int:
     With ``validate``, each object's data also goes through ``Plain.model_validate``.
     """
     session = requests.Session()
+    session.trust_env = False  # no environment lookup per request, as the library does
     headers = {"X-Simperium-Token": token}
     mark, count = None, 0
     while True:
