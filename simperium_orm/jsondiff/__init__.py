@@ -23,10 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import _applydiff as _ad
-from . import _textdiff as _td
-from ._applydiff import MISSING, json_equal
-from .errors import InvalidDiff
+from ..errors import InvalidDiff
+from . import ops as _ad
+from . import text as _td
+from .ops import MISSING, json_equal
 
 __all__ = [
     "MISSING",

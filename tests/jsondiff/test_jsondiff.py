@@ -11,7 +11,6 @@ from diff_match_patch import diff_match_patch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from simperium_orm import _textdiff
 from simperium_orm.errors import SimperiumError
 from simperium_orm.jsondiff import (
     MISSING,
@@ -25,6 +24,7 @@ from simperium_orm.jsondiff import (
     transform,
     validate,
 )
+from simperium_orm.jsondiff import text as _textdiff
 
 FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

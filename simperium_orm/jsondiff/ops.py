@@ -8,8 +8,8 @@ import re
 from collections.abc import Iterator
 from typing import Any, Final
 
-from . import _textdiff as _td
-from .errors import InvalidDiff
+from ..errors import InvalidDiff
+from . import text as _td
 
 OP_CODES: Final = frozenset({"+", "-", "r", "I", "O", "L", "dL", "d"})
 _INDEX = re.compile("[0-9]+")
