@@ -30,7 +30,7 @@ from _server import API_KEY, APP, running_server
 from pydantic import BaseModel
 
 import simperium_orm as so
-from simperium_orm.model import Model
+from simperium_orm.orm.model import Model
 
 ITER_N = scaled(20_000, 100)
 OFFICIAL_SUBSET = scaled(500, 50)

@@ -1,7 +1,6 @@
 """simperium_orm: Pydantic models, querysets and change signals for Simperium."""
 
 from simperium_orm import signals
-from simperium_orm.checkpoint import Checkpoint, FileCheckpoint, MemoryCheckpoint, Position
 from simperium_orm.client import Client, connect, default_client, disconnect
 from simperium_orm.core import Auth
 from simperium_orm.errors import (
@@ -25,11 +24,12 @@ from simperium_orm.errors import (
     TooLarge,
     TransportError,
 )
-from simperium_orm.listener import Listener, RemoteEvent
-from simperium_orm.lookups import Q
-from simperium_orm.manager import Manager
-from simperium_orm.model import Model
-from simperium_orm.query import Page, QuerySet
+from simperium_orm.listen.checkpoint import Checkpoint, FileCheckpoint, MemoryCheckpoint, Position
+from simperium_orm.listen.listener import Listener, RemoteEvent
+from simperium_orm.orm.lookups import Q
+from simperium_orm.orm.manager import Manager
+from simperium_orm.orm.model import Model
+from simperium_orm.orm.query import Page, QuerySet
 
 __version__ = "0.1.0"
 

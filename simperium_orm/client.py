@@ -5,10 +5,10 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from simperium_orm.bucket import Bucket, check_app_id, new_clientid
 from simperium_orm.core import Auth
 from simperium_orm.errors import NotConnected
-from simperium_orm.transport import (
+from simperium_orm.wire.bucket import Bucket, check_app_id, new_clientid
+from simperium_orm.wire.transport import (
     DEFAULT_API_URL,
     DEFAULT_AUTH_URL,
     DEFAULT_BACKOFF,

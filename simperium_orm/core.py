@@ -18,9 +18,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from simperium_orm.bucket import Bucket, Document, check_app_id, new_clientid
 from simperium_orm.errors import ProtocolError
-from simperium_orm.transport import (
+from simperium_orm.wire.bucket import Bucket, Document, check_app_id, new_clientid
+from simperium_orm.wire.transport import (
     DEFAULT_AUTH_URL,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,

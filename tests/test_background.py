@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from simperium_orm.background import Background
+from simperium_orm.orm.background import Background
 
 
 def test_the_value_comes_back_from_another_thread() -> None:

@@ -20,8 +20,8 @@ from pydantic import ValidationError
 from pydantic_core import PydanticSerializationError
 
 import simperium_orm as so
-from simperium_orm.model import Model
-from simperium_orm.transport import Transport
+from simperium_orm.orm.model import Model
+from simperium_orm.wire.transport import Transport
 
 BASE = "https://api.bad-input.test"
 BAD_IDS = ["", "x" * 257, "a b", "a/b", "..", ".", "é", "a?b", "a#b", "a\nb", "a\x00b"]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from simperium_orm.checkpoint import FileCheckpoint, MemoryCheckpoint, Position
+from simperium_orm.listen.checkpoint import FileCheckpoint, MemoryCheckpoint, Position
 
 
 def test_memory_checkpoint_round_trips_copies() -> None:

@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from simperium_orm import cli_common
+from simperium_orm.cli import common as cli_common
 from simperium_orm.cli import main
-from simperium_orm.cli_import import Failure, Line, numbered, parse
-from simperium_orm.cli_transfer import progress
+from simperium_orm.cli.importer import Failure, Line, numbered, parse
+from simperium_orm.cli.transfer import progress
 
 SECRET = "s3cret-token-0123456789abcdef"
 
@@ -300,7 +300,7 @@ def test_an_unexpected_failure_is_still_one_line(
         raise RuntimeError("something odd")
 
     monkeypatch.setattr(cli_common, "make_client", broken)
-    monkeypatch.setattr("simperium_orm.cli_data.make_client", broken)
+    monkeypatch.setattr("simperium_orm.cli.data.make_client", broken)
     code, out, err = run(capsys, "get", "todo", "a")
     assert (code, out) == (1, "")
     assert_one_line(err, "unexpected RuntimeError: something odd")

@@ -11,9 +11,9 @@ import responses
 from responses import matchers
 
 import simperium_orm as so
-from simperium_orm.bucket import encode_changes
 from simperium_orm.core import Admin, Api, Auth, Bucket, SPUser
-from simperium_orm.transport import Transport
+from simperium_orm.wire.bucket import encode_changes
+from simperium_orm.wire.transport import Transport
 
 API = "https://api.simperium.com/1/myapp"
 AUTH = "https://auth.simperium.com/1/myapp"

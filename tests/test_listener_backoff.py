@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from simperium_orm.errors import RateLimited, TransportError
-from simperium_orm.listener import _backoff
-from simperium_orm.transport import Response
+from simperium_orm.listen.listener import _backoff
+from simperium_orm.wire.transport import Response
 
 
 def test_backoff_grows_and_is_capped() -> None:

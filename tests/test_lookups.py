@@ -11,8 +11,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
-from simperium_orm.lookups import LOOKUPS, InvalidLookup, Q, compile_q, split_lookup
-from simperium_orm.model import Model
+from simperium_orm.orm.lookups import LOOKUPS, InvalidLookup, Q, compile_q, split_lookup
+from simperium_orm.orm.model import Model
 
 
 class Color(str, enum.Enum):
@@ -275,7 +275,7 @@ def test_kinds_of_annotations() -> None:
 
     from typing_extensions import TypedDict
 
-    from simperium_orm.fieldtypes import inner_annotation, kinds_of
+    from simperium_orm.orm.fieldtypes import inner_annotation, kinds_of
 
     class Shape(TypedDict):
         w: int

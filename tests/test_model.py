@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, Field, ValidationError
 
 import simperium_orm as so
-from simperium_orm.model import Model
+from simperium_orm.orm.model import Model
 
 
 class Todo(Model, bucket="todo"):

@@ -9,8 +9,8 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 
-from simperium_orm.model import Model
-from simperium_orm.snapshot import ObjectState, keeps_raw_data, saved_fields
+from simperium_orm.orm.model import Model
+from simperium_orm.orm.state import ObjectState, keeps_raw_data, saved_fields
 
 
 class Inner(BaseModel):

@@ -11,9 +11,9 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 import simperium_orm as so
-from simperium_orm.lookups import InvalidLookup, Q
-from simperium_orm.model import Model
-from simperium_orm.query import Page, QuerySet
+from simperium_orm.orm.lookups import InvalidLookup, Q
+from simperium_orm.orm.model import Model
+from simperium_orm.orm.query import Page, QuerySet
 
 
 class Todo(Model, bucket="todo"):

@@ -7,7 +7,7 @@ from typing import Any
 from hypothesis import given
 from hypothesis import strategies as st
 
-from simperium_orm.remote import consistent_end, decode_round, end_version, split_id
+from simperium_orm.listen.decode import consistent_end, decode_round, end_version, split_id
 
 
 def m(

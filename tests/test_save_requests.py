@@ -12,8 +12,8 @@ import pytest
 import responses
 
 import simperium_orm as so
-from simperium_orm.model import Model
-from simperium_orm.transport import Transport
+from simperium_orm.orm.model import Model
+from simperium_orm.wire.transport import Transport
 
 BASE = "https://api.example.test"
 TODO = f"{BASE}/1/myapp/todo"

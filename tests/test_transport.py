@@ -9,8 +9,8 @@ import requests
 import responses
 
 import simperium_orm as so
-from simperium_orm.bucket import Bucket
-from simperium_orm.transport import Transport, resolve_base_url
+from simperium_orm.wire.bucket import Bucket
+from simperium_orm.wire.transport import Transport, resolve_base_url
 
 API = "https://api.simperium.com/1/myapp"
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 import simperium_orm as so
-from simperium_orm.transport import Transport
+from simperium_orm.wire.transport import Transport
 
 REPLY = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
 

@@ -2,50 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
-
 from starlette.applications import Starlette
-from starlette.requests import Request
 
-from simperium_orm.server.auth import Keys
 from simperium_orm.server.auth_routes import AuthRoutes
-from simperium_orm.server.changes import Writer
 from simperium_orm.server.config import ServerConfig
 from simperium_orm.server.data_routes import DataRoutes
-from simperium_orm.server.feed import Feed
-from simperium_orm.server.http import EXCEPTION_HANDLERS, Problem
-from simperium_orm.server.store import Store
-
-
-class State:
-    """Everything the routes share: config, store, writer, key checks and the wake-up feed."""
-
-    def __init__(self, config: ServerConfig, store: Store | None = None) -> None:
-        self.config = config
-        self.store = store or Store(
-            config.db, version_max=config.version_max, version10_max=config.version10_max
-        )
-        self.writer = Writer(self.store, config)
-        self.keys = Keys(config, self.store)
-        self.feed = Feed()
-        self._app_id = config.app_id.lower()
-
-    def is_app(self, request: Request) -> bool:
-        """Whether the path names this server's app (app ids ignore case)."""
-        return str(request.path_params.get("app", "")).lower() == self._app_id
-
-    def check_app(self, request: Request) -> None:
-        if not self.is_app(request):
-            raise Problem(401, "unknown app id")
-
-    def notify(self, userid: str, bucket: str) -> None:
-        """Wake the long-polls of this user's bucket and of the bucket's ``/all`` feed."""
-        keys: tuple[Hashable, ...] = (("user", userid, bucket), ("bucket", bucket))
-        self.feed.notify(keys)
-
-    def close(self) -> None:
-        self.feed.close()
-        self.store.close()
+from simperium_orm.server.http import EXCEPTION_HANDLERS
+from simperium_orm.server.state import State
 
 
 def build_app(config: ServerConfig, state: State | None = None) -> Starlette:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs
 
 from starlette.concurrency import run_in_threadpool
@@ -21,10 +21,8 @@ from starlette.routing import Route
 
 from simperium_orm.server import auth
 from simperium_orm.server.http import Problem, json_response, read_body
+from simperium_orm.server.state import State
 from simperium_orm.server.store import User
-
-if TYPE_CHECKING:
-    from simperium_orm.server.app import State
 
 _MAX_AUTH_BODY = 64 * 1024
 _SUCCESS = {"status": "success"}

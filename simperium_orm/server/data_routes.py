@@ -6,7 +6,7 @@ import asyncio
 import json
 import re
 from collections.abc import Hashable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -23,10 +23,8 @@ from simperium_orm.server.http import (
     raw_json,
     read_body,
 )
+from simperium_orm.server.state import State
 from simperium_orm.server.store import ChangeRow
-
-if TYPE_CHECKING:
-    from simperium_orm.server.app import State
 
 _VERSION_HEADER = "X-Simperium-Version"
 _VERSION = re.compile(r"[0-9]{1,18}")
@@ -239,8 +237,8 @@ class DataRoutes:
                     break
                 gone = gone or asyncio.ensure_future(_disconnected(request))
                 # Nothing can write between the scan above and taking the event: one thread.
-                event = self.state.feed.event(key)
-                if not await self.state.feed.wait(key, event, remaining, gone):
+                event = self.state.wakeups.event(key)
+                if not await self.state.wakeups.wait(key, event, remaining, gone):
                     break
         finally:
             if gone is not None:

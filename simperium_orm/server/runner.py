@@ -18,8 +18,9 @@ from types import FrameType
 
 import uvicorn
 
-from simperium_orm.server.app import State, build_app
+from simperium_orm.server.app import build_app
 from simperium_orm.server.config import ServerConfig
+from simperium_orm.server.state import State
 
 #: httptools (C) parses HTTP in a fraction of h11's (pure Python) time: 2,700 -> 3,300 single
 #: writes a second. h11 stays the fallback where httptools is not installed.
@@ -106,7 +107,7 @@ class Server(uvicorn.Server):
                 await asyncio.wait_for(self._wake.wait(), 1.0)
 
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        self.state.feed.close()
+        self.state.wakeups.close()
         await super().shutdown(sockets)
 
 

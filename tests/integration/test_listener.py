@@ -223,7 +223,7 @@ def test_stop_interrupts_the_long_poll_and_leaves_no_thread() -> None:
         client = server.client()
         listener = so.Listener(Todo, client=client, poll_timeout=60).start()
         feed = listener.feeds[0]
-        waiting = server._running.server.state.feed  # type: ignore[union-attr]
+        waiting = server._running.server.state.wakeups  # type: ignore[union-attr]
         deadline = time.monotonic() + 10
         while waiting.waiting == 0 and time.monotonic() < deadline:
             time.sleep(0.01)  # until the long-poll has reached the server

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import simperium_orm as so
-from simperium_orm.model import Model
+from simperium_orm.orm.model import Model
 
 
 class Todo(Model, bucket="todo"):

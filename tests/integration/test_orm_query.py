@@ -8,8 +8,8 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 import simperium_orm as so
-from simperium_orm.lookups import InvalidLookup, Q
-from simperium_orm.model import Model
+from simperium_orm.orm.lookups import InvalidLookup, Q
+from simperium_orm.orm.model import Model
 
 
 class Place(BaseModel):

@@ -8,7 +8,7 @@ import pytest
 from pydantic import Field, ValidationError
 
 import simperium_orm as so
-from simperium_orm.model import Model
+from simperium_orm.orm.model import Model
 from simperium_orm.testing import SimperiumServer
 
 

@@ -6,7 +6,7 @@ import copy
 import pickle
 
 import simperium_orm as so
-from simperium_orm.pages import PageEntry
+from simperium_orm.orm.pages import PageEntry
 
 
 class Item(so.Model, bucket="scan_items"):

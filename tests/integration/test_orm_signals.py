@@ -9,7 +9,7 @@ import pytest
 
 import simperium_orm as so
 from simperium_orm import signals
-from simperium_orm.model import Model
+from simperium_orm.orm.model import Model
 
 
 class Todo(Model, bucket="todo"):

@@ -26,7 +26,7 @@ from conftest import Account, make_account
 
 from simperium_orm.server.app import build_app
 from simperium_orm.server.config import ServerConfig
-from simperium_orm.server.feed import Feed
+from simperium_orm.server.wakeups import Wakeups
 from simperium_orm.testing import SimperiumServer
 
 BUCKET = "todo"
@@ -190,7 +190,7 @@ def _state_of(server: SimperiumServer) -> Any:
 class NotifySpy:
     """Records the feed keys every write wakes, on the running server."""
 
-    def __init__(self, feed: Feed, monkeypatch: pytest.MonkeyPatch) -> None:
+    def __init__(self, feed: Wakeups, monkeypatch: pytest.MonkeyPatch) -> None:
         self.keys: list[Hashable] = []
         original = feed.notify
 
@@ -207,7 +207,7 @@ def test_long_poll_is_not_woken_by_another_users_writes(
 ) -> None:
     """A waits on its feed; B's three writes wake only B's keys; A's own write answers A."""
     a, victim, _ = pair
-    feed: Feed = _state_of(server).feed
+    feed: Wakeups = _state_of(server).wakeups
     spy = NotifySpy(feed, monkeypatch)
     answers: list[requests.Response] = []
     poll = threading.Thread(target=lambda: answers.append(a.get(a.url(BUCKET, "changes"))))

@@ -407,7 +407,7 @@ def test_too_many_bulk_changes_is_413(
 def test_an_abandoned_long_poll_stops_waiting(new_account: NewAccount) -> None:
     with SimperiumServer(long_poll_timeout=30) as server:
         acc = new_account(server)
-        feed = server._running.server.state.feed  # type: ignore[union-attr]
+        feed = server._running.server.state.wakeups  # type: ignore[union-attr]
         host, port = server.url.removeprefix("http://").split(":")
         request = (
             f"GET /1/demo/todo/changes HTTP/1.1\r\nHost: x\r\n"

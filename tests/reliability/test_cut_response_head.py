@@ -20,7 +20,7 @@ from fault_proxy import PASS, Fault, FaultProxy, schedule
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
-from simperium_orm.transport import Transport
+from simperium_orm.wire.transport import Transport
 
 
 class Note(so.Model, bucket="note"):

@@ -31,7 +31,7 @@ import pytest
 from server_process import ServerProcess
 
 import simperium_orm as so
-from simperium_orm.transport import Transport
+from simperium_orm.wire.transport import Transport
 
 WRITERS = 4
 ROUNDS = 3  # the soak run: 30 (pytest -m soak)

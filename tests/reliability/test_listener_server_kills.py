@@ -33,7 +33,7 @@ from server_process import ServerProcess
 
 import simperium_orm as so
 from simperium_orm import signals
-from simperium_orm.transport import Transport
+from simperium_orm.wire.transport import Transport
 
 KILLS = 5
 SAVES_BETWEEN_KILLS = 40

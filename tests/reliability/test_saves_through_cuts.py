@@ -33,7 +33,7 @@ from fault_proxy import FaultProxy, SeededFaults, Stats
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
-from simperium_orm.transport import Transport
+from simperium_orm.wire.transport import Transport
 
 CUT_RATE = 0.2
 

@@ -10,10 +10,10 @@ from collections.abc import Iterator
 import pytest
 from typing_extensions import assert_type
 
-from simperium_orm.lookups import Q
-from simperium_orm.manager import Manager
-from simperium_orm.model import Model
-from simperium_orm.query import Page, QuerySet
+from simperium_orm.orm.lookups import Q
+from simperium_orm.orm.manager import Manager
+from simperium_orm.orm.model import Model
+from simperium_orm.orm.query import Page, QuerySet
 
 
 class Todo(Model, bucket="todo"):

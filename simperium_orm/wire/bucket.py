@@ -17,7 +17,7 @@ from simperium_orm.errors import (
     RequestTimeout,
     error_for_status,
 )
-from simperium_orm.transport import (
+from simperium_orm.wire.transport import (
     DEFAULT_API_URL,
     Response,
     Transport,

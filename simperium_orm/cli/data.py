@@ -11,8 +11,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any
 
-from simperium_orm.bucket import Bucket, Document
-from simperium_orm.cli_common import (
+from simperium_orm.cli.common import (
     CommandError,
     command,
     connection_options,
@@ -22,6 +21,7 @@ from simperium_orm.cli_common import (
     parse_json_object,
 )
 from simperium_orm.errors import NotFound, PreconditionFailed
+from simperium_orm.wire.bucket import Bucket, Document
 
 
 def positive_int(text: str) -> int:

@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
-from simperium_orm.gcpause import gc_paused
-from simperium_orm.snapshot import NEW, ObjectState, keeps_raw_data
+from simperium_orm.orm.gcpause import gc_paused
+from simperium_orm.orm.state import NEW, ObjectState, keeps_raw_data
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
-    from simperium_orm.model import Model
+    from simperium_orm.orm.model import Model
 
 __all__ = ["PageData", "PageEntry", "load_page"]
 

@@ -11,8 +11,7 @@ import random
 import time
 from typing import Any
 
-from simperium_orm.bucket import Bucket
-from simperium_orm.cli_common import (
+from simperium_orm.cli.common import (
     CommandError,
     Interrupted,
     UsageError,
@@ -24,6 +23,7 @@ from simperium_orm.cli_common import (
     say,
 )
 from simperium_orm.errors import NotFound, RateLimited, ServerError, TransportError
+from simperium_orm.wire.bucket import Bucket
 
 #: Seconds one long-poll may stay open before it is asked again (the server may answer sooner).
 POLL_TIMEOUT = 60.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from simperium_orm.background import Background
+from simperium_orm.orm.background import Background
 
 __all__ = ["PageReader", "tail_mark"]
 

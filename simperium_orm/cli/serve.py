@@ -1,18 +1,12 @@
-"""The ``simperium-orm`` command (also ``python -m simperium_orm``).
-
-One function per subcommand (``cmd_<name>``) and one parser builder; ``main`` dispatches.
-"""
+"""``simperium-orm serve``: the local Simperium server in the foreground."""
 
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
-from collections.abc import Callable, Sequence
 
-__all__ = ["build_parser", "main"]
-
-Command = Callable[[argparse.Namespace], int]
+__all__ = ["cmd_serve", "register"]
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
@@ -64,7 +58,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     serve = commands.add_parser(
         "serve",
         help="run a local Simperium-compatible server",
@@ -101,28 +95,3 @@ def _add_serve(commands: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="stderr logging; info and debug also log each request (default warning)",
     )
     serve.set_defaults(command=cmd_serve)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    # Imported here so that importing this module stays cheap.
-    from simperium_orm import cli_data, cli_listen, cli_transfer
-    from simperium_orm.cli_common import Parser
-
-    parser: argparse.ArgumentParser = Parser(
-        prog="simperium-orm", description="Tools for apps built on Simperium."
-    )
-    commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    _add_serve(commands)
-    for module in (cli_data, cli_listen, cli_transfer):
-        module.register(commands)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    command: Command | None = getattr(args, "command", None)
-    if command is None:
-        parser.print_help()
-        return 2
-    return command(args)

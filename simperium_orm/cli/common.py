@@ -31,7 +31,7 @@ from simperium_orm.errors import (
     SimperiumError,
     TransportError,
 )
-from simperium_orm.transport import DEFAULT_API_URL, DEFAULT_AUTH_URL, resolve_base_url
+from simperium_orm.wire.transport import DEFAULT_API_URL, DEFAULT_AUTH_URL, resolve_base_url
 
 PROG = "simperium-orm"
 

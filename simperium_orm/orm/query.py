@@ -17,15 +17,15 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
-from simperium_orm.bucket import parse_index
 from simperium_orm.client import Client, default_client
-from simperium_orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
-from simperium_orm.pages import load_page
-from simperium_orm.readahead import PageReader
+from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
+from simperium_orm.orm.pages import load_page
+from simperium_orm.orm.readahead import PageReader
+from simperium_orm.wire.bucket import parse_index
 
 if TYPE_CHECKING:
-    from simperium_orm.bucket import Bucket
-    from simperium_orm.model import Model
+    from simperium_orm.orm.model import Model
+    from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["DEFAULT_PAGE_SIZE", "Page", "QuerySet"]
 

@@ -23,14 +23,14 @@ from pydantic_core import PydanticSerializationError
 from typing_extensions import Self
 
 from simperium_orm import errors, signals
-from simperium_orm.bucket import Document, check_bucket_name, check_id
 from simperium_orm.client import Client, default_client
 from simperium_orm.jsondiff import json_equal
-from simperium_orm.manager import ManagerDescriptor
-from simperium_orm.snapshot import NEW, ObjectState, keeps_raw_data, saved_fields, titled
+from simperium_orm.orm.manager import ManagerDescriptor
+from simperium_orm.orm.state import NEW, ObjectState, keeps_raw_data, saved_fields, titled
+from simperium_orm.wire.bucket import Document, check_bucket_name, check_id
 
 if TYPE_CHECKING:
-    from simperium_orm.bucket import Bucket
+    from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["Model"]
 

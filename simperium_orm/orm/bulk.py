@@ -19,15 +19,15 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
-from simperium_orm.background import Background
-from simperium_orm.bucket import encode_changes
 from simperium_orm.jsondiff import diff
-from simperium_orm.snapshot import saved_fields
+from simperium_orm.orm.background import Background
+from simperium_orm.orm.state import saved_fields
+from simperium_orm.wire.bucket import encode_changes
 
 if TYPE_CHECKING:
-    from simperium_orm.bucket import Bucket
     from simperium_orm.client import Client
-    from simperium_orm.model import Model
+    from simperium_orm.orm.model import Model
+    from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["bulk_delete", "bulk_save"]
 

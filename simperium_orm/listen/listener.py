@@ -17,18 +17,18 @@ import time
 from typing import TYPE_CHECKING, Any
 
 from simperium_orm import signals
-from simperium_orm.checkpoint import Checkpoint, MemoryCheckpoint
 from simperium_orm.client import Client, default_client
 from simperium_orm.errors import TransportError
-from simperium_orm.feed import Feed, RemoteEvent
-from simperium_orm.transport import Transport
+from simperium_orm.listen.checkpoint import Checkpoint, MemoryCheckpoint
+from simperium_orm.listen.feed import Feed, RemoteEvent
+from simperium_orm.wire.transport import Transport
 
 if TYPE_CHECKING:
-    from simperium_orm.model import Model
+    from simperium_orm.orm.model import Model
 
 __all__ = ["Listener", "RemoteEvent"]
 
-log = logging.getLogger("simperium_orm.listener")
+log = logging.getLogger("simperium_orm.listen.listener")
 
 _MAX_BACKOFF = 30.0
 _QUICK_EMPTY = 0.05  # an empty answer sooner than this after asking is no real long-poll

@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
-from simperium_orm import bulk, errors
+from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.lookups import Q
-from simperium_orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
+from simperium_orm.orm import bulk
+from simperium_orm.orm.lookups import Q
+from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
 
 if TYPE_CHECKING:
-    from simperium_orm.listener import Listener
-    from simperium_orm.model import Model
+    from simperium_orm.listen.listener import Listener
+    from simperium_orm.orm.model import Model
 
 __all__ = ["Manager", "ManagerDescriptor"]
 
@@ -131,7 +132,7 @@ class Manager(Generic[M]):
 
     def listen(self, **kwargs: Any) -> Listener:
         """A :class:`~simperium_orm.listener.Listener` of this model, through this client."""
-        from simperium_orm.listener import Listener
+        from simperium_orm.listen.listener import Listener
 
         return Listener(self.model, client=self.client, **kwargs)
 

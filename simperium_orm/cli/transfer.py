@@ -1,7 +1,7 @@
 """``export`` and ``import``: a bucket as JSON lines ``{"id", "v", "d"}``, and back.
 
 ``export`` walks the index a page at a time (1000 objects with their data per request), so its
-memory does not grow with the bucket. ``import`` is described in :mod:`simperium_orm.cli_import`.
+memory does not grow with the bucket. ``import`` is described in :mod:`simperium_orm.cli.importer`.
 Progress bars (tqdm) are drawn on stderr only when it is a terminal.
 """
 
@@ -14,7 +14,7 @@ import sys
 from collections.abc import Iterator
 from typing import Any, TextIO
 
-from simperium_orm.cli_common import (
+from simperium_orm.cli.common import (
     CommandError,
     Interrupted,
     command,
@@ -25,8 +25,8 @@ from simperium_orm.cli_common import (
     make_client,
     say,
 )
-from simperium_orm.cli_data import pages, positive_int
-from simperium_orm.cli_import import Importer, Tally, numbered
+from simperium_orm.cli.data import pages, positive_int
+from simperium_orm.cli.importer import Importer, Tally, numbered
 from simperium_orm.errors import ProtocolError, SimperiumError
 
 

@@ -1,6 +1,6 @@
 """What a field's annotation says about its values: text, sequence, mapping, nested model.
 
-Pure helpers for :mod:`simperium_orm.lookups`, which checks lookups against field types when a
+Pure helpers for :mod:`simperium_orm.orm.lookups`, which checks lookups against field types when a
 filter is built.
 """
 

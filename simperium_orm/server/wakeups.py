@@ -7,7 +7,7 @@ from collections.abc import Hashable, Iterable
 from typing import Any
 
 
-class Feed:
+class Wakeups:
     """Lets waiting ``/changes`` and ``/all`` requests sleep until their log grows.
 
     Keys name logs: ``("user", userid, bucket)`` for one user's bucket, ``("bucket", bucket)``

@@ -1,7 +1,7 @@
 """One bucket's change feed: where it stands, what it delivered, and one round of work.
 
 A round: long-poll ``/changes`` (or ``/all``) after the saved cv; drop the versions already
-delivered; fold the rest per object (:mod:`simperium_orm.remote`); read the changed objects'
+delivered; fold the rest per object (:mod:`simperium_orm.listen.decode`); read the changed objects'
 data once (one paged ``index(since=cv, data=1)``; ``/all`` carries the data itself); deliver
 one event per object; then save the new cv. Each delivered version is recorded as it goes,
 so a crash delivers again only the event whose receivers were running.
@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from simperium_orm.checkpoint import Checkpoint, Position
 from simperium_orm.errors import BadRequest, NotFound
-from simperium_orm.remote import (
+from simperium_orm.listen.checkpoint import Checkpoint, Position
+from simperium_orm.listen.decode import (
     Kind,
     RemoteChange,
     consistent_end,
@@ -33,10 +33,10 @@ from simperium_orm.remote import (
 )
 
 if TYPE_CHECKING:
-    from simperium_orm.bucket import Bucket
     from simperium_orm.client import Client
-    from simperium_orm.model import Model
-    from simperium_orm.transport import Transport
+    from simperium_orm.orm.model import Model
+    from simperium_orm.wire.bucket import Bucket
+    from simperium_orm.wire.transport import Transport
 
 __all__ = ["Feed", "RemoteEvent"]
 

@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from simperium_orm import jsondiff
-from simperium_orm.bucket import Bucket, check_id, new_ccid
-from simperium_orm.cli_common import loads
+from simperium_orm.cli.common import loads
 from simperium_orm.errors import InvalidIdentifier, ProtocolError, TooLarge
+from simperium_orm.wire.bucket import Bucket, check_id, new_ccid
 
 #: Per-change errors that mean "send the whole object instead" (bad version, expectation
 #: failed, invalid diff), as the official clients do.
