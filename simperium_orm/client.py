@@ -5,18 +5,17 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from simperium_orm import protocol
 from simperium_orm.core import Auth
 from simperium_orm.errors import NotConnected
-from simperium_orm.wire.bucket import Bucket, check_app_id, new_clientid
+from simperium_orm.protocol import check_app_id, new_clientid
+from simperium_orm.wire.bucket import Bucket
 from simperium_orm.wire.transport import (
-    DEFAULT_API_URL,
-    DEFAULT_AUTH_URL,
     DEFAULT_BACKOFF,
     DEFAULT_MAX_BACKOFF,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Transport,
-    resolve_base_url,
 )
 
 __all__ = ["Client", "connect", "default_client", "disconnect"]
@@ -49,18 +48,8 @@ class Client:
     ) -> None:
         self.app_id = check_app_id(app_id)
         self._token = token
-        self.api_url = resolve_base_url(
-            api_url,
-            url_env="SIMPERIUM_API_URL",
-            host_env="SIMPERIUM_APIHOST",
-            default=DEFAULT_API_URL,
-        )
-        self.auth_url = resolve_base_url(
-            auth_url,
-            url_env="SIMPERIUM_AUTH_URL",
-            host_env="SIMPERIUM_AUTHHOST",
-            default=DEFAULT_AUTH_URL,
-        )
+        self.api_url = protocol.api_url(api_url)
+        self.auth_url = protocol.auth_url(auth_url, api=self.api_url)
         self.userid = userid
         self.clientid = clientid or new_clientid()
         self.transport = transport or Transport(

@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from simperium_orm import protocol
 from simperium_orm.errors import ProtocolError
-from simperium_orm.wire.bucket import Bucket, Document, check_app_id, new_clientid
+from simperium_orm.protocol import check_app_id, new_clientid
+from simperium_orm.wire.bucket import Bucket, Document
 from simperium_orm.wire.transport import (
-    DEFAULT_AUTH_URL,
     DEFAULT_RETRIES,
     DEFAULT_TIMEOUT,
     Transport,
-    resolve_base_url,
 )
 
 __all__ = ["Admin", "Api", "Auth", "Bucket", "Document", "SPUser"]
@@ -52,14 +52,7 @@ class Auth:
     ) -> None:
         self.appname = check_app_id(appname)
         self._api_key = api_key
-        self.auth_url = resolve_base_url(
-            auth_url,
-            url_env="SIMPERIUM_AUTH_URL",
-            host_env="SIMPERIUM_AUTHHOST",
-            default=DEFAULT_AUTH_URL,
-            host=host,
-            scheme=scheme,
-        )
+        self.auth_url = protocol.auth_url(auth_url, host=host, scheme=scheme)
         self._transport = transport or Transport(timeout=timeout, retries=retries)
 
     def __repr__(self) -> str:

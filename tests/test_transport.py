@@ -9,8 +9,9 @@ import requests
 import responses
 
 import simperium_orm as so
+from simperium_orm import protocol
 from simperium_orm.wire.bucket import Bucket
-from simperium_orm.wire.transport import Transport, resolve_base_url
+from simperium_orm.wire.transport import Transport
 
 API = "https://api.simperium.com/1/myapp"
 
@@ -197,7 +198,7 @@ def test_explicit_arguments_beat_environment(monkeypatch: pytest.MonkeyPatch) ->
 
 def test_bad_url_is_rejected() -> None:
     with pytest.raises(ValueError):
-        resolve_base_url("ftp://x", url_env="X", host_env="Y", default="https://d")
+        protocol.api_url("ftp://x")
 
 
 def test_connect_sets_the_default_client() -> None:

@@ -12,7 +12,6 @@ import contextlib
 import functools
 import getpass
 import json
-import math
 import os
 import signal
 import sys
@@ -20,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TextIO
 
+from simperium_orm import protocol
 from simperium_orm.client import Client
 from simperium_orm.core import Auth
 from simperium_orm.errors import (
@@ -31,7 +31,7 @@ from simperium_orm.errors import (
     SimperiumError,
     TransportError,
 )
-from simperium_orm.wire.transport import DEFAULT_API_URL, DEFAULT_AUTH_URL, resolve_base_url
+from simperium_orm.protocol import ENV
 
 PROG = "simperium-orm"
 
@@ -90,14 +90,14 @@ def help_text(func: Command) -> str:
 def _secrets(args: argparse.Namespace) -> list[str]:
     names = ("token", "api_key", "password")
     values = [getattr(args, name, None) for name in names]
-    values += [os.environ.get(f"SIMPERIUM_{name.upper()}") for name in names]
+    values += [os.environ.get(getattr(ENV, name.upper())) for name in names]
     # Very short values would blank out ordinary words of the message.
     return [v for v in values if v and len(v) >= 4]
 
 
 def _option_or_env(args: argparse.Namespace, name: str) -> str | None:
     value = getattr(args, name, None)
-    return value or os.environ.get(f"SIMPERIUM_{name.upper()}") or None
+    return value or os.environ.get(getattr(ENV, name.upper())) or None
 
 
 def make_client(args: argparse.Namespace) -> Client:
@@ -106,20 +106,8 @@ def make_client(args: argparse.Namespace) -> Client:
     if not app_id:
         raise UsageError("no app id: pass --app-id or set SIMPERIUM_APP_ID")
     try:
-        api_url = resolve_base_url(
-            args.api_url,
-            url_env="SIMPERIUM_API_URL",
-            host_env="SIMPERIUM_APIHOST",
-            default=DEFAULT_API_URL,
-        )
-        # Any other data server (the local one) serves the auth endpoints too: a password
-        # meant for it must not go to auth.simperium.com.
-        auth_url = resolve_base_url(
-            args.auth_url,
-            url_env="SIMPERIUM_AUTH_URL",
-            host_env="SIMPERIUM_AUTHHOST",
-            default=DEFAULT_AUTH_URL if api_url == DEFAULT_API_URL else api_url,
-        )
+        api_url = protocol.api_url(args.api_url)
+        auth_url = protocol.auth_url(args.auth_url, api=api_url)
     except ValueError as exc:
         raise UsageError(str(exc)) from None
     token = _token(args, app_id, auth_url)
@@ -133,7 +121,7 @@ def _token(args: argparse.Namespace, app_id: str, auth_url: str) -> str:
     if args.token:
         return str(args.token)
     if not (args.username or args.password or args.api_key):
-        env_token = os.environ.get("SIMPERIUM_TOKEN")
+        env_token = os.environ.get(ENV.TOKEN)
         if env_token:
             return env_token
     api_key = _option_or_env(args, "api_key")
@@ -152,26 +140,10 @@ def _token(args: argparse.Namespace, app_id: str, auth_url: str) -> str:
         raise CommandError(f"sign-in refused for {username!r} ({exc})") from None
 
 
-def _not_json(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError(f"{text} is too large for JSON")
-    return value
-
-
-def loads(text: str) -> Any:
-    """Strict JSON: Python's parser also takes NaN and Infinity, which servers refuse."""
-    return json.loads(text, parse_constant=_not_json, parse_float=_finite)
-
-
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
     """``text`` as a JSON object, or a :class:`UsageError` naming ``what`` was wrong."""
     try:
-        value = loads(text)
+        value = protocol.loads(text)
     except (ValueError, RecursionError) as exc:
         raise UsageError(f"{what} is not valid JSON ({exc})") from None
     if not isinstance(value, dict):

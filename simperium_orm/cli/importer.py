@@ -15,10 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from simperium_orm import jsondiff
-from simperium_orm.cli.common import loads
+from simperium_orm import jsondiff, protocol
 from simperium_orm.errors import InvalidIdentifier, ProtocolError, TooLarge
-from simperium_orm.wire.bucket import Bucket, check_id, new_ccid
+from simperium_orm.protocol import check_id, new_ccid
+from simperium_orm.wire.bucket import Bucket
 
 #: Per-change errors that mean "send the whole object instead" (bad version, expectation
 #: failed, invalid diff), as the official clients do.
@@ -67,7 +67,7 @@ class Tally:
 def parse(number: int, text: str) -> Line | Failure:
     """Read one input line; a :class:`Failure` says what is wrong with it."""
     try:
-        value = loads(text)
+        value = protocol.loads(text)
     except (ValueError, RecursionError) as exc:
         return Failure(number, None, f"not valid JSON ({exc})")
     if not isinstance(value, dict):

@@ -31,6 +31,7 @@ from simperium_orm.listen.decode import (
     end_version,
     split_id,
 )
+from simperium_orm.protocol import ZERO_CV
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
@@ -41,7 +42,6 @@ if TYPE_CHECKING:
 __all__ = ["Feed", "RemoteEvent"]
 
 #: The position before any change: where a feed with an empty log starts.
-ZERO_CV = "0" * 24
 _PAGE = 1000
 _MAX_USER_CLIENTS = 10_000
 

@@ -10,8 +10,6 @@ Failures are collected over every batch and raised at the end as one ``BulkError
 from __future__ import annotations
 
 import contextlib
-import os
-import uuid
 from collections import Counter, deque
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from simperium_orm import errors, signals
 from simperium_orm.jsondiff import diff
 from simperium_orm.orm.background import Background
 from simperium_orm.orm.state import saved_fields
+from simperium_orm.protocol import new_ccid, new_id
 from simperium_orm.wire.bucket import encode_changes
 
 if TYPE_CHECKING:
@@ -69,15 +68,10 @@ def _change_for(obj: Model) -> _Pending | None:
         v = diff(saved_fields(type(obj), state) or {}, current)
     if not v:
         return None
-    change: dict[str, Any] = {"id": state.id, "o": "M", "v": v, "ccid": _ccid()}
+    change: dict[str, Any] = {"id": state.id, "o": "M", "v": v, "ccid": new_ccid()}
     if not created:
         change["sv"] = state.version
     return _Pending(obj, change, created, current)
-
-
-def _ccid() -> str:
-    # Only unique, not a uuid: 128 random bits in hex, cheaper than uuid4() per change.
-    return os.urandom(16).hex()
 
 
 def _results_by_change(
@@ -159,7 +153,7 @@ def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:
     batch = [p for p in map(_change_for, chunk) if p is not None]
     for p in batch:
         if p.change["id"] is None:
-            p.obj._state = p.obj._state._replace(id=uuid.uuid4().hex)
+            p.obj._state = p.obj._state._replace(id=new_id())
             p.change["id"] = p.obj._state.id
     if batch and signals.pre_save.has_receivers_for(model):
         for p in batch:
@@ -237,7 +231,7 @@ def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: i
     for batch in _batches(items, batch_size):
         for obj in batch:
             signals.pre_delete.send(model, instance=obj)
-        changes = [{"id": obj.id, "o": "-", "ccid": _ccid()} for obj in batch]
+        changes = [{"id": obj.id, "o": "-", "ccid": new_ccid()} for obj in batch]
         results = bucket.bulk_post(changes)
         all_results.extend(results)
         for obj, result in zip(batch, _results_by_change(changes, results), strict=True):

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simperium_orm.errors import InvalidLookup
+from simperium_orm.protocol import MISSING
 from simperium_orm.orm.fieldtypes import MAP, SEQ, STR, UNKNOWN, adapter, inner_annotation, kinds_of
 
 __all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q", "compile_q"]
@@ -24,16 +25,6 @@ __all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q",
 _PSEUDO = {"id": str | None, "version": int | None}  # outside the schema, still filterable
 
 Predicate = Callable[[Any], bool]
-
-
-class _Missing:
-    """A key absent from a dict (or a path that leads nowhere); lookups treat it as None."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-
-MISSING: Any = _Missing()
 
 
 class Q:

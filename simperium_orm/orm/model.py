@@ -14,7 +14,6 @@ import contextlib
 import inspect
 import json
 import sys
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -27,7 +26,8 @@ from simperium_orm.client import Client, default_client
 from simperium_orm.jsondiff import json_equal
 from simperium_orm.orm.manager import ManagerDescriptor
 from simperium_orm.orm.state import NEW, ObjectState, keeps_raw_data, saved_fields, titled
-from simperium_orm.wire.bucket import Document, check_bucket_name, check_id
+from simperium_orm.protocol import check_bucket_name, check_id, new_id
+from simperium_orm.wire.bucket import Document
 
 if TYPE_CHECKING:
     from simperium_orm.wire.bucket import Bucket
@@ -338,7 +338,7 @@ class Model(BaseModel):
             return
         client = self._client(using)
         if self._state.id is None:
-            self._state = self._state._replace(id=uuid.uuid4().hex)
+            self._state = self._state._replace(id=new_id())
         item = self._state.id
         assert item is not None
         signals.pre_save.send(cls, instance=self, created=created)

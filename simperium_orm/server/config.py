@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, fields
 from typing import Any
 
-_APP_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+from simperium_orm.protocol import APP_PATTERN
 
 
 @dataclass(frozen=True)
@@ -34,7 +33,7 @@ class ServerConfig:
     password_cost: int = 14
 
     def __post_init__(self) -> None:
-        if not isinstance(self.app_id, str) or not _APP_ID.fullmatch(self.app_id):
+        if not isinstance(self.app_id, str) or not APP_PATTERN.fullmatch(self.app_id):
             raise ValueError(f"invalid app id {self.app_id!r}: use 1-64 of a-z A-Z 0-9 . _ -")
         for name in ("api_key", "admin_key"):
             value = getattr(self, name)

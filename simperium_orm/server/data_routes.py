@@ -12,9 +12,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from simperium_orm.server.changes import ID, TOKEN, ChangeError, TooDeep, change_object, decode
+from simperium_orm.protocol import CV_PATTERN, ID_PATTERN, TOKEN_PATTERN
+from simperium_orm.server.changes import ChangeError, TooDeep, change_object, decode
 from simperium_orm.server.http import (
-    CV,
     Problem,
     bucket_name,
     flag,
@@ -39,14 +39,14 @@ def _problem(exc: ChangeError) -> Problem:
 
 def _text_param(request: Request, name: str) -> str | None:
     value = request.query_params.get(name) or None
-    if value is not None and not TOKEN.fullmatch(value):
+    if value is not None and not TOKEN_PATTERN.fullmatch(value):
         raise Problem(400, f"invalid {name}: use 1-256 printable ASCII characters")
     return value
 
 
 def _item_params(request: Request) -> tuple[str, int | None]:
     item = str(request.path_params["item"])
-    if not ID.fullmatch(item):
+    if not ID_PATTERN.fullmatch(item):
         raise Problem(400, "invalid object id: use 1-256 of a-z A-Z 0-9 . _ - % @ (not . or ..)")
     raw = request.path_params.get("version")
     if raw is None:
@@ -177,13 +177,16 @@ class DataRoutes:
         limit = int_param(request, "limit", self.config.index_limit, 1, self.config.index_limit_max)
         mark = request.query_params.get("mark") or None
         since = request.query_params.get("since") or None
-        if since is not None and not CV.fullmatch(since):
+        if since is not None and not CV_PATTERN.fullmatch(since):
             raise Problem(400, "since must be a cv")
         head = self.store.head_cv(userid, bucket)
         snapshot, upto = head, None
         if mark is not None:
             # A mark is the position of the next object, then the head when paging began.
-            if not (CV.fullmatch(mark[:24]) and (len(mark) == 24 or CV.fullmatch(mark[24:]))):
+            if not (
+                CV_PATTERN.fullmatch(mark[:24])
+                and (len(mark) == 24 or CV_PATTERN.fullmatch(mark[24:]))
+            ):
                 raise Problem(400, "invalid mark")
             upto, snapshot = mark[:24], (mark[24:] or head)
         page = self.store.index_page(
@@ -218,7 +221,9 @@ class DataRoutes:
     ) -> Response:
         """GET /changes (one user) or /all (``userid`` None): the log after ``cv``, waiting."""
         cv = request.query_params.get("cv") or None
-        if cv is not None and not (CV.fullmatch(cv) and self.store.knows_cv(cv, bucket, userid)):
+        if cv is not None and not (
+            CV_PATTERN.fullmatch(cv) and self.store.knows_cv(cv, bucket, userid)
+        ):
             raise Problem(404, "unknown cv")
         wait = flag(request, "wait", default=True)
         batch = int_param(request, "batch", self.config.changes_batch, 1, 1000)

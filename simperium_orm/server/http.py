@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,8 +11,8 @@ from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 
-CV = re.compile(r"[0-9a-f]{24}")
-BUCKET = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%-]{1,64}")  # never "." or ".."
+from simperium_orm.protocol import BUCKET_PATTERN
+
 TRUE = frozenset({"1", "true", "yes", "on"})
 FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -115,7 +114,7 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 def bucket_name(request: Request) -> str:
     """The bucket from the path, checked and lower-cased (bucket names ignore case)."""
     name = str(request.path_params["bucket"])
-    if not BUCKET.fullmatch(name):
+    if not BUCKET_PATTERN.fullmatch(name):
         raise Problem(400, "invalid bucket name: use 1-64 of a-z A-Z 0-9 . _ - % (not . or ..)")
     return name.lower()
 

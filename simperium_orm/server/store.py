@@ -14,8 +14,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-ZERO_CV = "0" * 24
-"""The position before the first change: ``current`` of a bucket that never changed."""
+from simperium_orm.protocol import ZERO_CV
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS users (

@@ -3,70 +3,28 @@
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
+from simperium_orm import protocol
 from simperium_orm.errors import (
-    InvalidIdentifier,
     NotFound,
     ProtocolError,
     RequestTimeout,
     error_for_status,
 )
+from simperium_orm.protocol import check_app_id, check_bucket_name, check_id, new_ccid, new_clientid
 from simperium_orm.wire.transport import (
-    DEFAULT_API_URL,
     Response,
     Transport,
     encode_json,
     error_message,
-    resolve_base_url,
 )
 
-# "." and ".." are refused: in a URL they are dot segments, normalised into another path.
-_ID = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%@-]{1,256}")
-_BUCKET = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%-]{1,64}")
-_APP = re.compile(r"[A-Za-z0-9._-]{1,64}")
-
 JSONDict = dict[str, Any]
-
-
-def new_clientid() -> str:
-    """A fresh client id in the official Python client's ``py-<hex>`` form."""
-    return f"py-{uuid.uuid4().hex}"
-
-
-def new_ccid() -> str:
-    """A fresh client change id (32 lowercase hex)."""
-    return uuid.uuid4().hex
-
-
-def _checked(value: str, pattern: re.Pattern[str], what: str, rule: str) -> str:
-    if not isinstance(value, str) or not pattern.fullmatch(value):
-        raise InvalidIdentifier(f"invalid {what} {value!r}: use {rule}")
-    return value
-
-
-def check_id(item: str) -> str:
-    """Validate an object id (1-256 of ``a-z A-Z 0-9 . _ - % @``, not . or ..); return it."""
-    return _checked(
-        item, _ID, "object id", "1-256 characters from a-z A-Z 0-9 . _ - % @ (not . or ..)"
-    )
-
-
-def check_bucket_name(name: str) -> str:
-    """Validate a bucket name (1-64 of ``a-z A-Z 0-9 . _ - %``, not . or ..); return it."""
-    return _checked(
-        name, _BUCKET, "bucket name", "1-64 characters from a-z A-Z 0-9 . _ - % (not . or ..)"
-    )
-
-
-def check_app_id(app_id: str) -> str:
-    """Validate an app id (``a-z A-Z 0-9 . _ -``) and return it."""
-    return _checked(app_id, _APP, "app id", "a-z A-Z 0-9 . _ -")
 
 
 @dataclass(frozen=True)
@@ -104,14 +62,7 @@ class Bucket:
         self.bucket = check_bucket_name(bucket)
         self.userid = userid
         self.clientid = clientid or new_clientid()
-        self.api_url = resolve_base_url(
-            api_url,
-            url_env="SIMPERIUM_API_URL",
-            host_env="SIMPERIUM_APIHOST",
-            default=DEFAULT_API_URL,
-            host=host,
-            scheme=scheme,
-        )
+        self.api_url = protocol.api_url(api_url, host=host, scheme=scheme)
         self._auth_token = auth_token
         self._transport = transport or Transport()
 

@@ -1,4 +1,4 @@
-"""HTTP transport: one pooled keep-alive session, base URLs, timeouts and retries.
+"""HTTP transport: one pooled keep-alive session, timeouts and retries.
 
 This is the only module that imports ``requests``; every ``requests`` exception is turned into a
 :class:`~simperium_orm.errors.TransportError` here, and every error status into the typed
@@ -27,8 +27,6 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from simperium_orm.errors import ProtocolError, RequestTimeout, TransportError, error_for_status
 
-DEFAULT_API_URL = "https://api.simperium.com"
-DEFAULT_AUTH_URL = "https://auth.simperium.com"
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_RETRIES = 3
 DEFAULT_BACKOFF = 0.2  # seconds: the first retry waits up to this, each next one up to twice more
@@ -45,36 +43,6 @@ _USER_AGENT = "simperium-orm/0.1"
 #: One DEBUG line per HTTP attempt: method, path, query, status, time. Never headers or bodies,
 #: which carry the tokens and keys.
 log = logging.getLogger("simperium_orm.http")
-
-
-def resolve_base_url(
-    explicit: str | None,
-    *,
-    url_env: str,
-    host_env: str,
-    default: str,
-    host: str | None = None,
-    scheme: str | None = None,
-) -> str:
-    """Pick a base URL: argument, then ``host``/``scheme``, then environment, then default.
-
-    A bare ``host[:port]`` means https unless ``scheme`` says otherwise; a value that already
-    carries a scheme (``http://127.0.0.1:8000``) is used as is.
-    """
-    for candidate in (explicit, host, os.environ.get(url_env), os.environ.get(host_env)):
-        if candidate:
-            return _normalise(candidate, scheme)
-    return default
-
-
-def _normalise(value: str, scheme: str | None) -> str:
-    value = value.strip().rstrip("/")
-    if "://" not in value:
-        value = f"{scheme or 'https'}://{value}"
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(f"not an http(s) URL or host: {value!r}")
-    return value
 
 
 def encode_json(value: Any) -> bytes:
