@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from simperium_orm.orm.gcpause import gc_paused
 from simperium_orm.orm.model import Model
-from simperium_orm.orm.pages import load_page
+from simperium_orm.orm.scan.gcpause import gc_paused
+from simperium_orm.orm.scan.pages import load_page
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, field_validator
 
+from simperium_orm.orm import state
 from simperium_orm.orm.model import Model
 from simperium_orm.orm.state import ObjectState, keeps_raw_data, saved_fields
 
@@ -42,7 +43,7 @@ class Validated(Model, bucket="validated"):
 
 def listed(model: type[Model], data: dict[str, Any]) -> Any:
     """An object as a query builds it: from server data nobody else holds."""
-    return model._load("x1", 2, data, None, True)
+    return next(state.load(model, [{"id": "x1", "v": 2, "d": data}], None))
 
 
 def test_which_models_keep_raw_data() -> None:
@@ -70,8 +71,8 @@ def test_in_place_changes_of_listed_objects_are_found() -> None:
 
 def test_raw_snapshot_is_normalised_like_a_dump() -> None:
     obj = listed(Plain, {"title": "t", "scores": {"a": 1}, "when": "2024-01-31T10:00:00Z"})
-    assert not isinstance(obj._state.snapshot, bytes)
-    assert saved_fields(Plain, obj._state) == obj.model_dump(mode="json", by_alias=True)
+    assert not isinstance(state.of(obj).snapshot, bytes)
+    assert saved_fields(Plain, state.of(obj)) == obj.model_dump(mode="json", by_alias=True)
     assert obj.changed_fields() == set()
 
 
@@ -79,17 +80,17 @@ def test_objects_built_from_documents_snapshot_at_once() -> None:
     data = {"title": "t", "tags": ["a"]}
     obj = Plain.from_document("x1", 1, data)
     data["tags"].append("changed by the caller")
-    assert isinstance(obj._state.snapshot, bytes)
+    assert isinstance(state.of(obj).snapshot, bytes)
     assert obj.changed_fields() == set()
 
 
 def test_state_copies_and_pickles_without_the_client() -> None:
     client: Any = object()
-    state = ObjectState("x", 3, {"title": "t"}, {"extra": [1]}, client)
-    deep = copy.deepcopy(state)
+    saved = ObjectState("x", 3, {"title": "t"}, {"extra": [1]}, client)
+    deep = copy.deepcopy(saved)
     assert deep.client is client and deep.unknown == {"extra": [1]}
-    assert deep.unknown["extra"] is not state.unknown["extra"]
-    restored = pickle.loads(pickle.dumps(state))
+    assert deep.unknown["extra"] is not saved.unknown["extra"]
+    restored = pickle.loads(pickle.dumps(saved))
     assert restored == ("x", 3, {"title": "t"}, {"extra": [1]}, None)
 
 

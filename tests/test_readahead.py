@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import simperium_orm as so
-from simperium_orm.orm.readahead import PageReader, tail_mark
+from simperium_orm.orm.scan.readahead import PageReader, tail_mark
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.text(max_size=8),

@@ -31,6 +31,7 @@ from simperium_orm.listen.decode import (
     end_version,
     split_id,
 )
+from simperium_orm.orm import state
 from simperium_orm.protocol import ZERO_CV
 
 if TYPE_CHECKING:
@@ -261,7 +262,7 @@ class Feed:
 
     def _field_names(self, keys: frozenset[str] | set[str]) -> frozenset[str]:
         """Stored keys as field names (an aliased field's name); undeclared keys as they are."""
-        wire = self.model._wire_keys()
+        wire = state.wire_keys(self.model)
         return frozenset(wire.get(key, key) for key in keys)
 
     def _remember(self, name: str, version: int | None) -> None:

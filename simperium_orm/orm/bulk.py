@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
 from simperium_orm.jsondiff import diff
+from simperium_orm.orm import state
 from simperium_orm.orm.background import Background
-from simperium_orm.orm.state import saved_fields
-from simperium_orm.protocol import new_ccid, new_id
+from simperium_orm.protocol import new_ccid
 from simperium_orm.wire.bucket import encode_changes
 
 if TYPE_CHECKING:
@@ -59,18 +59,18 @@ def _batches(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
 
 def _change_for(obj: Model) -> _Pending | None:
     """The jsondiff change that brings the server's state to ``obj``; None when equal."""
-    state = obj._state
-    current = obj._dump()  # a fresh dump: nothing else holds its values
-    created = state.version is None
+    saved = state.of(obj)
+    current = state.dump(obj)  # a fresh dump: nothing else holds its values
+    created = saved.version is None
     if created:  # diff({}, data) without its copies: every key is added
-        v = {k: {"o": "+", "v": value} for k, value in {**state.unknown, **current}.items()}
+        v = {k: {"o": "+", "v": value} for k, value in {**saved.unknown, **current}.items()}
     else:
-        v = diff(saved_fields(type(obj), state) or {}, current)
+        v = diff(state.saved_fields(type(obj), saved) or {}, current)
     if not v:
         return None
-    change: dict[str, Any] = {"id": state.id, "o": "M", "v": v, "ccid": new_ccid()}
+    change: dict[str, Any] = {"id": saved.id, "o": "M", "v": v, "ccid": new_ccid()}
     if not created:
-        change["sv"] = state.version
+        change["sv"] = saved.version
     return _Pending(obj, change, created, current)
 
 
@@ -153,8 +153,7 @@ def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:
     batch = [p for p in map(_change_for, chunk) if p is not None]
     for p in batch:
         if p.change["id"] is None:
-            p.obj._state = p.obj._state._replace(id=new_id())
-            p.change["id"] = p.obj._state.id
+            p.change["id"] = state.set_id(p.obj)
     if batch and signals.pre_save.has_receivers_for(model):
         for p in batch:
             signals.pre_save.send(model, instance=p.obj, created=p.created)
@@ -195,7 +194,7 @@ class _BulkRun:
             return
         # Signals only once every object of the batch holds its new version: a receiver that
         # raises leaves no acknowledged object behind the server.
-        keys = model._wire_keys()
+        keys = state.wire_keys(model)
         for p in acknowledged:
             sent = {keys[k] for k in p.change["v"] if k in keys}
             signals.post_save.send(model, instance=p.obj, created=p.created, changed_fields=sent)
@@ -207,15 +206,14 @@ def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client:
     if "error" not in result and "ev" in result and result.get("sv") == p.change.get("sv"):
         # Applied to the version it was computed from: the server now holds what we sent.
         # The dump sent is the snapshot (in the raw form, normalised if a save needs it).
-        state = obj._state._replace(version=result["ev"], snapshot=p.current, client=client)
-        obj.__dict__["_state"] = state  # as the _state setter does, without pydantic's dispatch
+        state.acknowledge(obj, result["ev"], p.current, client)
         return True
     # Merged over concurrent changes (or already applied before a retry): read the result.
     try:
         doc = bucket.fetch(p.change["id"])
     except errors.NotFound:
         return False
-    obj._take(doc, client)
+    state.take(obj, doc, client)
     return True
 
 
@@ -239,7 +237,7 @@ def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: i
             if code not in (0, 409):
                 failed.append((obj, code))
                 continue
-            obj._state = obj._state._replace(version=None, snapshot=None, client=client)
+            state.forget(obj, client)
             deleted.append(obj)
             signals.post_delete.send(model, instance=obj)
     _raise_failures(model, len(items), all_results, failed)

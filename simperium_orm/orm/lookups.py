@@ -17,8 +17,8 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from simperium_orm.errors import InvalidLookup
-from simperium_orm.protocol import MISSING
 from simperium_orm.orm.fieldtypes import MAP, SEQ, STR, UNKNOWN, adapter, inner_annotation, kinds_of
+from simperium_orm.protocol import MISSING
 
 __all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q", "compile_q"]
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import bulk
+from simperium_orm.orm import bulk, state
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
 
@@ -64,7 +64,9 @@ class Manager(Generic[M]):
                 f"{self.model.bucket_name()!r}",
                 response=exc.response,
             ) from exc
-        return self.model._load(doc.id, doc.version, doc.data, client, True)
+        return next(
+            state.load(self.model, [{"id": doc.id, "v": doc.version, "d": doc.data}], client)
+        )
 
     def create(self, **fields: Any) -> M:
         """Build an object from ``fields``, save it and return it."""

@@ -10,24 +10,20 @@ and written back untouched.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import json
 import sys
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError
+from pydantic import BaseModel, ConfigDict, TypeAdapter
 from typing_extensions import Self
 
 from simperium_orm import errors, signals
 from simperium_orm.client import Client, default_client
-from simperium_orm.jsondiff import json_equal
+from simperium_orm.orm import state
 from simperium_orm.orm.manager import ManagerDescriptor
-from simperium_orm.orm.state import NEW, ObjectState, keeps_raw_data, saved_fields, titled
-from simperium_orm.protocol import check_bucket_name, check_id, new_id
-from simperium_orm.wire.bucket import Document
+from simperium_orm.protocol import check_bucket_name
 
 if TYPE_CHECKING:
     from simperium_orm.wire.bucket import Bucket
@@ -123,34 +119,25 @@ class Model(BaseModel):
             raise TypeError("Model is the base class; subclass it to bind a bucket")
         return cls.__bucket__
 
-    # The state lives in the instance __dict__ beside the fields (pydantic ignores underscore
-    # keys there, as for cached properties): cheaper to build than a private attribute.
-    @property
-    def _state(self) -> ObjectState:
-        return self.__dict__.get("_state", NEW)  # type: ignore[no-any-return]
-
-    @_state.setter
-    def _state(self, value: ObjectState) -> None:
-        self.__dict__["_state"] = value
-
     @property
     def id(self) -> str | None:
         """The object's id: None until saved, unless you set one before the first save."""
-        return self._state.id
+        return state.of(self).id
 
     @id.setter
     def id(self, value: str) -> None:
-        if self._state.version is not None:
+        saved = state.of(self)
+        if saved.version is not None:
             raise AttributeError(
                 f"{type(self).__name__}.id cannot change once the object is saved "
-                f"(it is {self._state.id!r})"
+                f"(it is {saved.id!r})"
             )
-        self._state = self._state._replace(id=check_id(value))
+        state.set_id(self, value)
 
     @property
     def version(self) -> int | None:
         """The server's version of this object (read-only): None until saved."""
-        return self._state.version
+        return state.of(self).version
 
     @version.setter
     def version(self, value: int) -> None:
@@ -159,7 +146,7 @@ class Model(BaseModel):
     @property
     def unknown_data(self) -> dict[str, Any]:
         """A copy of the keys the server holds that the model does not declare."""
-        return json.loads(json.dumps(self._state.unknown))  # type: ignore[no-any-return]
+        return json.loads(json.dumps(state.of(self).unknown))  # type: ignore[no-any-return]
 
     # -- construction from the server ---------------------------------------------------------
 
@@ -172,138 +159,29 @@ class Model(BaseModel):
         Keys the model does not declare are kept aside and written back on save. Raises
         pydantic's ``ValidationError``, titled with the object's id, when the data does not fit.
         """
-        return cls._load(id, version, data, client, owned=False)
-
-    @classmethod
-    def _load(
-        cls, id: str, version: int, data: Mapping[str, Any], client: Client | None, owned: bool
-    ) -> Self:
-        """``from_document``; ``owned``: nobody else holds ``data``, it may be the snapshot."""
-        return next(cls._load_entries([{"id": id, "v": version, "d": data}], client, owned))
-
-    @classmethod
-    def _load_entries(
-        cls, entries: Iterable[Mapping[str, Any]], client: Client | None, owned: bool = True
-    ) -> Iterator[Self]:
-        """Objects from index entries (``{"id", "v", "d"}``); the loop a bucket scan runs."""
-        keys = cls._wire_keys().keys()
-        validate = cls.__pydantic_validator__.validate_python
-        to_json = cls.__pydantic_serializer__.to_json
-        raw = owned and keeps_raw_data(cls)  # then the data itself is the snapshot
-        empty, new = NEW.unknown, tuple.__new__
-        entries = entries if isinstance(entries, list) else list(entries)
-        datas = [entry.get("d") or empty for entry in entries]
-        objs: list[Self] | None = None
-        if len(datas) > 1 and all(keys >= data.keys() for data in datas):
-            # The common page: no unknown keys. One validator call for the whole page; on a
-            # failure the loop below validates again one by one to name the object.
-            with contextlib.suppress(ValidationError):
-                objs = cls._page_validator().validate_python(datas)
-        for n, entry in enumerate(entries):
-            data = datas[n]
-            if objs is not None:
-                obj, known, unknown = objs[n], data, empty
-            else:
-                known, unknown = (data, empty) if keys >= data.keys() else cls._split(data)
-                try:
-                    obj = validate(known)
-                except ValidationError as exc:
-                    raise titled(exc, f"{cls.__name__} (id {entry['id']!r})") from None
-            snapshot = known if raw else to_json(obj, by_alias=True)
-            # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
-            state = new(ObjectState, (entry["id"], entry["v"], snapshot, unknown, client))
-            obj.__dict__["_state"] = state
-            yield obj
-
-    @classmethod
-    def _page_validator(cls) -> TypeAdapter[list[Self]]:
-        adapter = cls.__dict__.get("__page_validator__")
-        if adapter is None:
-            adapter = TypeAdapter(list[cls])  # type: ignore[valid-type]
-            cls.__page_validator__ = adapter
-        return adapter
-
-    @classmethod
-    def _wire_keys(cls) -> dict[str, str]:
-        keys = cls.__wire_keys__
-        if keys is None:
-            keys = {(info.alias or name): name for name, info in cls.model_fields.items()}
-            cls.__wire_keys__ = keys
-        return keys
-
-    @classmethod
-    def _split(cls, data: Mapping[str, Any]) -> tuple[Mapping[str, Any], dict[str, Any]]:
-        keys = cls._wire_keys()
-        if keys.keys() >= data.keys():
-            return data, {}
-        known = {k: v for k, v in data.items() if k in keys}
-        return known, {k: v for k, v in data.items() if k not in keys}
-
-    @classmethod
-    def _validate_known(cls, id: str | None, known: Mapping[str, Any]) -> Self:
-        try:
-            return cls.model_validate(known)
-        except ValidationError as exc:
-            raise titled(exc, f"{cls.__name__} (id {id!r})") from None
-
-    def _snapshot_json(self) -> bytes:
-        return self.__pydantic_serializer__.to_json(self, by_alias=True)
+        return next(state.load(cls, [{"id": id, "v": version, "d": data}], client, owned=False))
 
     # -- dirty tracking -----------------------------------------------------------------------
 
-    def _dump(self) -> dict[str, Any]:
-        """The fields as JSON under their stored keys; a ValidationError for bad in-place edits.
-
-        The serializer catches most of them (an ``int`` appended to a ``list[str]``), not all
-        (``None`` there is dumped as null without a warning), so the fields are validated too.
-        """
-        try:
-            dump = self.model_dump(mode="json", by_alias=True, warnings="error")
-        except PydanticSerializationError:
-            type(self)._validate_known(self.id, self._fields())  # says which value is wrong
-            raise
-        type(self)._validate_known(self.id, self._fields())
-        return dump
-
-    def _changed_keys(self, current: Mapping[str, Any]) -> set[str]:
-        saved = saved_fields(type(self), self._state)
-        if saved is None:
-            return set(current)
-        return {k for k, v in current.items() if k not in saved or not json_equal(saved[k], v)}
-
     def changed_fields(self) -> set[str]:
         """Names of the fields that differ from the server's state (all of them when new)."""
-        keys = self._wire_keys()
-        return {keys[k] for k in self._changed_keys(self._dump()) if k in keys}
-
-    def _take(self, doc: Document, client: Client, keep: Iterable[str] = ()) -> None:
-        """Become the server's document, keeping the local values of the fields in ``keep``."""
-        known, unknown = self._split(doc.data)
-        fresh = self._validate_known(doc.id, known)
-        values = dict(fresh.__dict__)
-        fields_set = set(fresh.__pydantic_fields_set__)
-        for name in keep:
-            values[name] = self.__dict__[name]
-            fields_set.add(name)
-        self.__dict__.clear()
-        self.__dict__.update(values)
-        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
-        object.__setattr__(self, "__pydantic_extra__", fresh.__pydantic_extra__)
-        self._state = ObjectState(doc.id, doc.version, fresh._snapshot_json(), unknown, client)
+        keys = state.wire_keys(type(self))
+        return {keys[k] for k in state.changed_keys(self, state.dump(self)) if k in keys}
 
     # -- persistence --------------------------------------------------------------------------
 
     def _client(self, using: Client | None) -> Client:
-        return using or self._state.client or default_client()
+        return using or state.of(self).client or default_client()
 
     def _bucket(self, client: Client) -> Bucket:
         return client.bucket(self.bucket_name())
 
     def _field_keys(self, names: Iterable[str]) -> set[str]:
-        by_name = {name: key for key, name in self._wire_keys().items()}
+        wire = state.wire_keys(type(self))
+        by_name = {name: key for key, name in wire.items()}
         keys = set()
         for name in [names] if isinstance(names, str) else names:
-            key = by_name.get(name, name if name in self._wire_keys() else None)
+            key = by_name.get(name, name if name in wire else None)
             if key is None:
                 raise ValueError(
                     f"update_fields: {type(self).__name__} has no field {name!r} "
@@ -330,39 +208,36 @@ class Model(BaseModel):
         came from, then the ``connect()`` default).
         """
         cls = type(self)
-        created = self._state.version is None
+        created = state.of(self).version is None
         narrow = None if update_fields is None else self._field_keys(update_fields)
         if created and narrow is not None:
             raise ValueError("update_fields applies to saved objects; save the new one whole")
-        if not created and not replace and not self._sent_keys(self._dump(), narrow):
+        if not created and not replace and not self._sent_keys(state.dump(self), narrow):
             return
         client = self._client(using)
-        if self._state.id is None:
-            self._state = self._state._replace(id=new_id())
-        item = self._state.id
-        assert item is not None
+        item = state.of(self).id or state.set_id(self)
         signals.pre_save.send(cls, instance=self, created=created)
-        current = self._dump()  # again: pre_save receivers may have changed the object
+        current = state.dump(self)  # again: pre_save receivers may have changed the object
         if created or replace:
-            sent, body = set(current), {**self._state.unknown, **current}
+            sent, body = set(current), {**state.of(self).unknown, **current}
             version = None  # replace: what we send becomes the object, whatever came between
         else:
             sent = self._sent_keys(current, narrow)
             if not sent:
                 return
-            body, version = {k: current[k] for k in sent}, self._state.version
+            body, version = {k: current[k] for k in sent}, state.of(self).version
         try:
             doc = self._bucket(client).write(item, body, version=version, replace=replace)
         except errors.NotFound as exc:
             raise self._missing(item, exc) from exc
-        keys = self._wire_keys()
-        dirty = self._changed_keys(current) - sent
-        self._take(doc, client, keep=[keys[k] for k in dirty if k in keys])
+        keys = state.wire_keys(cls)
+        dirty = state.changed_keys(self, current) - sent
+        state.take(self, doc, client, keep=[keys[k] for k in dirty if k in keys])
         changed = {keys[k] for k in sent if k in keys}
         signals.post_save.send(cls, instance=self, created=created, changed_fields=changed)
 
     def _sent_keys(self, current: Mapping[str, Any], narrow: set[str] | None) -> set[str]:
-        changed = self._changed_keys(current)
+        changed = state.changed_keys(self, current)
         return changed if narrow is None else changed & narrow
 
     def refresh(self, *, using: Client | None = None) -> None:
@@ -373,7 +248,7 @@ class Model(BaseModel):
             doc = self._bucket(client).fetch(item)
         except errors.NotFound as exc:
             raise self._missing(item, exc) from exc
-        self._take(doc, client)
+        state.take(self, doc, client)
 
     def delete(self, *, check_version: bool = False, using: Client | None = None) -> None:
         """Delete the object on the server.
@@ -386,21 +261,22 @@ class Model(BaseModel):
         item = self._require_saved("delete")
         client = self._client(using)
         signals.pre_delete.send(type(self), instance=self)
-        version = self._state.version if check_version else None
+        version = state.of(self).version if check_version else None
         try:
             self._bucket(client).delete(item, version=version)
         except errors.NotFound as exc:
             raise self._missing(item, exc) from exc
-        self._state = self._state._replace(version=None, snapshot=None, client=client)
+        state.forget(self, client)
         signals.post_delete.send(type(self), instance=self)
 
     def _require_saved(self, action: str) -> str:
-        if self._state.id is None or self._state.version is None:
+        saved = state.of(self)
+        if saved.id is None or saved.version is None:
             raise ValueError(
                 f"cannot {action} {type(self).__name__} object: it has not been saved "
                 f"(or was loaded some other way); use {type(self).__name__}.objects.get(id)"
             )
-        return self._state.id
+        return saved.id
 
     def _missing(self, item: str, exc: errors.NotFound) -> errors.DoesNotExist:
         return self.DoesNotExist(
@@ -411,22 +287,20 @@ class Model(BaseModel):
     # -- Python protocols ---------------------------------------------------------------------
 
     def __repr_args__(self) -> Iterator[tuple[str | None, Any]]:
-        yield "id", self._state.id
-        yield "version", self._state.version
+        saved = state.of(self)
+        yield "id", saved.id
+        yield "version", saved.version
         yield from super().__repr_args__()
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
             return NotImplemented
         assert isinstance(other, Model)
-        mine, theirs = self._state, other._state
+        mine, theirs = state.of(self), state.of(other)
         return (
             (mine.id, mine.version, mine.unknown) == (theirs.id, theirs.version, theirs.unknown)
-            and self._fields() == other._fields()
+            and state.fields(self) == state.fields(other)
             and self.__pydantic_extra__ == other.__pydantic_extra__
         )
-
-    def _fields(self) -> dict[str, Any]:
-        return {k: v for k, v in self.__dict__.items() if k != "_state"}
 
     __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model

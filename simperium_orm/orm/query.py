@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from simperium_orm.client import Client, default_client
+from simperium_orm.orm import state
 from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
-from simperium_orm.orm.pages import load_page
-from simperium_orm.orm.readahead import PageReader
+from simperium_orm.orm.scan.pages import load_page
+from simperium_orm.orm.scan.readahead import PageReader
 from simperium_orm.wire.bucket import parse_index
 
 if TYPE_CHECKING:
@@ -215,7 +216,7 @@ class QuerySet(Generic[M]):
                 if loaded is None:  # keys the model does not declare, or data that does not fit
                     body = parse_index(raw)
                     # Built one by one: objects before a bad one still arrive, then it raises.
-                    objs: Iterable[M] = model._load_entries(body["index"], client)
+                    objs: Iterable[M] = state.load(model, body["index"], client)
                     following, count = body.get("mark") or None, len(body["index"])
                 else:
                     objs, following = loaded
@@ -314,31 +315,31 @@ class QuerySet(Generic[M]):
         self._check_unsliced("page")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
-        state = _decode_cursor(cursor)
-        if state is not None and ("o" in state) != bool(self._order):
+        walk = _decode_cursor(cursor)
+        if walk is not None and ("o" in walk) != bool(self._order):
             raise ValueError("this cursor comes from a query with another ordering")
         if self._order:
-            offset = state["o"] if state is not None else 0
+            offset = walk["o"] if walk is not None else 0
             everything = self._ordered()
             end = offset + limit
             more = end < len(everything)
             return Page(everything[offset:end], _encode_cursor({"o": end}) if more else None)
-        return self._index_page(limit, state)
+        return self._index_page(limit, walk)
 
-    def _index_page(self, limit: int, state: dict[str, Any] | None) -> Page[M]:
-        if state is None:
+    def _index_page(self, limit: int, walk: dict[str, Any] | None) -> Page[M]:
+        if walk is None:
             # Unfiltered, a server page per user page keeps the cursor on a server mark.
             mark, skip = None, 0
             size = min(limit, 1000) if self._where is None else self._page_size
         else:
-            mark, skip, size = state["m"], state["s"], state["n"]
+            mark, skip, size = walk["m"], walk["s"], walk["n"]
         client = self._resolve_client()
-        build, where = self.model._load_entries, self._where
+        where = self._where
         items: list[M] = []
         for start, entries, following in self._pages(
             self._bucket(client), data=True, size=size, mark=mark
         ):
-            for pos, obj in enumerate(build(entries[skip:], client), start=skip):
+            for pos, obj in enumerate(state.load(self.model, entries[skip:], client), start=skip):
                 if where is not None and not where(obj):
                     continue
                 items.append(obj)

@@ -1,4 +1,9 @@
-"""What a model object keeps beside its fields: id, version, and the server's state of it.
+"""The one owner of an object's saved state: id, version, the server's state of it, its client.
+
+Every object built from server data is built here (:func:`load`, and the scan's fast path
+through :func:`attach`), and only the functions of this module create or change an object's
+:class:`ObjectState`: the model, the bulk path, the listener and the scan call them and never
+touch the state themselves.
 
 The *snapshot* is the server's state of the object's fields as of the last load or save, in
 the form ``model_dump(mode="json", by_alias=True)`` gives; saves compare the current dump with
@@ -13,15 +18,39 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from itertools import repeat
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from pydantic_core import PydanticSerializationError
+
+from simperium_orm import protocol
+from simperium_orm.jsondiff import json_equal
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
+    from simperium_orm.wire.bucket import Document
 
-__all__ = ["ObjectState", "keeps_raw_data", "saved_fields", "titled"]
+__all__ = [
+    "NEW",
+    "ObjectState",
+    "acknowledge",
+    "bind",
+    "changed_keys",
+    "dump",
+    "forget",
+    "keeps_raw_data",
+    "load",
+    "of",
+    "saved_fields",
+    "split",
+    "take",
+    "titled",
+    "wire_keys",
+]
+
+M = TypeVar("M", bound=BaseModel)
 
 Snapshot = bytes | Mapping[str, Any]
 
@@ -119,3 +148,185 @@ def titled(exc: ValidationError, title: str) -> ValidationError:
         return ValidationError.from_exception_data(title, details)
     except (TypeError, KeyError, ValueError):  # a custom error type that cannot be rebuilt
         return exc
+
+
+# -- reading and replacing an object's state ---------------------------------------------------
+# The state lives in the instance __dict__ beside the fields (pydantic ignores underscore keys
+# there, as for cached properties): cheaper to build than a private attribute.
+
+
+def of(obj: BaseModel) -> ObjectState:
+    """The object's state (:data:`NEW` for an object never saved nor loaded)."""
+    return obj.__dict__.get("_state", NEW)  # type: ignore[no-any-return]
+
+
+def _put(obj: BaseModel, state: ObjectState) -> None:
+    obj.__dict__["_state"] = state
+
+
+def set_id(obj: BaseModel, item: Any = protocol.MISSING) -> str:
+    """Give an unsaved object its id (``item``, checked, or a new one); return it."""
+    chosen = protocol.new_id() if item is protocol.MISSING else protocol.check_id(item)
+    _put(obj, of(obj)._replace(id=chosen))
+    return chosen
+
+
+def bind(
+    objs: Sequence[BaseModel],
+    entries: Sequence[Mapping[str, Any]],
+    snapshots: Sequence[Snapshot],
+    unknowns: Sequence[Mapping[str, Any]] | None,
+    client: Client | None,
+) -> None:
+    """Bind freshly validated objects to their index entries' ids and versions: the one place
+    that builds states for objects from server data (a whole page at a time)."""
+    new, empty = tuple.__new__, NEW.unknown
+    extras = repeat(empty) if unknowns is None else unknowns  # repeat() never ends: not strict
+    for obj, entry, snapshot, extra in zip(objs, entries, snapshots, extras, strict=False):
+        # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
+        obj.__dict__["_state"] = new(
+            ObjectState, (entry["id"], entry["v"], snapshot, extra, client)
+        )
+
+
+def acknowledge(
+    obj: BaseModel, version: int, sent: Mapping[str, Any], client: Client | None
+) -> None:
+    """The server applied exactly ``sent`` (the full dump) as ``version``: it is the snapshot."""
+    _put(obj, of(obj)._replace(version=version, snapshot=sent, client=client))
+
+
+def forget(obj: BaseModel, client: Client | None) -> None:
+    """The object was deleted: it keeps its id, and a later save creates it anew."""
+    _put(obj, of(obj)._replace(version=None, snapshot=None, client=client))
+
+
+# -- building objects from server data ---------------------------------------------------------
+
+
+def wire_keys(model: type[BaseModel]) -> dict[str, str]:
+    """The model's stored keys, each mapped to its field name (an alias, or the name)."""
+    keys: dict[str, str] | None = model.__dict__.get("__wire_keys__")
+    if keys is None:
+        keys = {(info.alias or name): name for name, info in model.model_fields.items()}
+        type.__setattr__(model, "__wire_keys__", keys)
+    return keys
+
+
+def split(
+    model: type[BaseModel], data: Mapping[str, Any]
+) -> tuple[Mapping[str, Any], dict[str, Any]]:
+    """Server data as (the keys the model declares, the keys it does not)."""
+    keys = wire_keys(model)
+    if keys.keys() >= data.keys():
+        return data, {}
+    known = {k: v for k, v in data.items() if k in keys}
+    return known, {k: v for k, v in data.items() if k not in keys}
+
+
+def validate(model: type[M], item: str | None, known: Mapping[str, Any]) -> M:
+    """The object of ``known`` data; a ValidationError titled with the object's id."""
+    try:
+        return model.model_validate(known)
+    except ValidationError as exc:
+        raise titled(exc, f"{model.__name__} (id {item!r})") from None
+
+
+def _page_validator(model: type[M]) -> TypeAdapter[list[M]]:
+    adapter: TypeAdapter[list[M]] | None = model.__dict__.get("__page_validator__")
+    if adapter is None:
+        adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
+        type.__setattr__(model, "__page_validator__", adapter)
+    return adapter
+
+
+def load(
+    model: type[M],
+    entries: Iterable[Mapping[str, Any]],
+    client: Client | None,
+    owned: bool = True,
+) -> Iterator[M]:
+    """Objects from index entries (``{"id", "v", "d"}``): how server data becomes objects.
+
+    ``owned``: nobody else holds the entries' data, so it may serve as the snapshot itself.
+    Data that does not fit raises pydantic's ``ValidationError`` titled with the object's id,
+    when iteration reaches that object.
+    """
+    keys = wire_keys(model).keys()
+    raw = owned and keeps_raw_data(model)  # then the data itself is the snapshot
+    empty = NEW.unknown
+    entries = entries if isinstance(entries, list) else list(entries)
+    datas = [entry.get("d") or empty for entry in entries]
+    to_json = model.__pydantic_serializer__.to_json
+    if len(datas) > 1 and all(keys >= data.keys() for data in datas):
+        # The common page: no unknown keys. One validator call for the whole page; on a
+        # failure the objects are validated again one by one to name the one that failed.
+        try:
+            objs = _page_validator(model).validate_python(datas)
+        except ValidationError:
+            pass
+        else:
+            page: Sequence[Snapshot] = datas if raw else [to_json(o, by_alias=True) for o in objs]
+            bind(objs, entries, page, None, client)
+            yield from objs
+            return
+    validate_python = model.__pydantic_validator__.validate_python
+    for entry, data in zip(entries, datas, strict=True):
+        known, unknown = (data, empty) if keys >= data.keys() else split(model, data)
+        try:
+            obj = validate_python(known)
+        except ValidationError as exc:
+            raise titled(exc, f"{model.__name__} (id {entry['id']!r})") from None
+        snapshot = known if raw else to_json(obj, by_alias=True)
+        bind((obj,), (entry,), (snapshot,), (unknown,), client)
+        yield obj
+
+
+def take(obj: BaseModel, doc: Document, client: Client, keep: Iterable[str] = ()) -> None:
+    """Make ``obj`` the server's document, keeping its local values of the fields in ``keep``."""
+    model = type(obj)
+    known, unknown = split(model, doc.data)
+    fresh = validate(model, doc.id, known)
+    values = dict(fresh.__dict__)
+    fields_set = set(fresh.__pydantic_fields_set__)
+    for name in keep:
+        values[name] = obj.__dict__[name]
+        fields_set.add(name)
+    obj.__dict__.clear()
+    obj.__dict__.update(values)
+    object.__setattr__(obj, "__pydantic_fields_set__", fields_set)
+    object.__setattr__(obj, "__pydantic_extra__", fresh.__pydantic_extra__)
+    snapshot = fresh.__pydantic_serializer__.to_json(fresh, by_alias=True)
+    _put(obj, ObjectState(doc.id, doc.version, snapshot, unknown, client))
+
+
+# -- dirty tracking ----------------------------------------------------------------------------
+
+
+def fields(obj: BaseModel) -> dict[str, Any]:
+    """The object's field values (its __dict__ without the state)."""
+    return {k: v for k, v in obj.__dict__.items() if k != "_state"}
+
+
+def dump(obj: BaseModel) -> dict[str, Any]:
+    """The fields as JSON under their stored keys; a ValidationError for bad in-place edits.
+
+    The serializer catches most of them (an ``int`` appended to a ``list[str]``), not all
+    (``None`` there is dumped as null without a warning), so the fields are validated too.
+    """
+    model, item = type(obj), of(obj).id
+    try:
+        result = obj.model_dump(mode="json", by_alias=True, warnings="error")
+    except PydanticSerializationError:
+        validate(model, item, fields(obj))  # says which value is wrong
+        raise
+    validate(model, item, fields(obj))
+    return result
+
+
+def changed_keys(obj: BaseModel, current: Mapping[str, Any]) -> set[str]:
+    """The stored keys of ``current`` (a :func:`dump`) that differ from the server's state."""
+    saved = saved_fields(type(obj), of(obj))
+    if saved is None:
+        return set(current)
+    return {k for k, v in current.items() if k not in saved or not json_equal(saved[k], v)}

@@ -6,7 +6,8 @@ import copy
 import pickle
 
 import simperium_orm as so
-from simperium_orm.orm.pages import PageEntry
+from simperium_orm.orm import state
+from simperium_orm.orm.scan.pages import PageEntry
 
 
 class Item(so.Model, bucket="scan_items"):
@@ -22,7 +23,7 @@ def test_scanned_objects_save_only_what_changed(client: so.Client) -> None:
     Item.objects.bulk_save([Item(title=f"t{i}", tags=["a"]) for i in range(30)])
     scanned = list(Item.objects.iterate(page_size=10))
     assert len(scanned) == 30
-    assert isinstance(scanned[0]._state.snapshot, PageEntry)
+    assert isinstance(state.of(scanned[0]).snapshot, PageEntry)
     assert all(obj.changed_fields() == set() for obj in scanned)
     target = scanned[12]
     target.tags.append("b")

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from pydantic import TypeAdapter, ValidationError
 from typing_extensions import NotRequired, TypedDict
 
-from simperium_orm.orm.gcpause import gc_paused
-from simperium_orm.orm.state import NEW, ObjectState, keeps_raw_data
+from simperium_orm.orm import state
+from simperium_orm.orm.scan.gcpause import gc_paused
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
@@ -99,22 +99,16 @@ def load_page(
     model: type[Model], body: bytes, client: Client | None
 ) -> tuple[list[Any], str | None] | None:
     """The page's objects and next mark, or None when the page needs the ordinary path."""
-    if not keeps_raw_data(model):
+    if not state.keeps_raw_data(model):
         return None
-    adapter, new, empty = _adapter(model), tuple.__new__, NEW.unknown
     data = PageData(body)
-    objs = []
     with gc_paused():  # thousands of acyclic objects: see gcpause.py
         try:
-            page = adapter.validate_json(body)
+            page = _adapter(model).validate_json(body)
         except ValidationError:
             return None
-        for n, entry in enumerate(page["index"]):
-            obj = entry["d"]
-            # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
-            obj.__dict__["_state"] = new(
-                ObjectState, (entry["id"], entry["v"], PageEntry(data, n), empty, client)
-            )
-            objs.append(obj)
+        entries = page["index"]
+        objs = [entry["d"] for entry in entries]
+        state.bind(objs, entries, [PageEntry(data, n) for n in range(len(objs))], None, client)
     mark = page.get("mark")
     return objs, mark if isinstance(mark, str) and mark else None
