@@ -221,7 +221,7 @@ def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: i
     """Delete saved objects in batches; return those the server acknowledged."""
     items = _check(model, objs, batch_size)
     for obj in items:
-        obj._require_saved("delete")
+        state.require_saved(obj, "delete")
     bucket = client.bucket(model.bucket_name())
     deleted: list[M] = []
     all_results: list[Any] = []

@@ -242,7 +242,7 @@ class Model(BaseModel):
 
     def refresh(self, *, using: Client | None = None) -> None:
         """Reload the object from the server, discarding local changes."""
-        item = self._require_saved("refresh")
+        item = state.require_saved(self, "refresh")
         client = self._client(using)
         try:
             doc = self._bucket(client).fetch(item)
@@ -258,7 +258,7 @@ class Model(BaseModel):
         someone changed it since. Afterwards ``id`` is kept and ``version`` is None, so a
         later ``save()`` creates it again under the same id.
         """
-        item = self._require_saved("delete")
+        item = state.require_saved(self, "delete")
         client = self._client(using)
         signals.pre_delete.send(type(self), instance=self)
         version = state.of(self).version if check_version else None
@@ -268,15 +268,6 @@ class Model(BaseModel):
             raise self._missing(item, exc) from exc
         state.forget(self, client)
         signals.post_delete.send(type(self), instance=self)
-
-    def _require_saved(self, action: str) -> str:
-        saved = state.of(self)
-        if saved.id is None or saved.version is None:
-            raise ValueError(
-                f"cannot {action} {type(self).__name__} object: it has not been saved "
-                f"(or was loaded some other way); use {type(self).__name__}.objects.get(id)"
-            )
-        return saved.id
 
     def _missing(self, item: str, exc: errors.NotFound) -> errors.DoesNotExist:
         return self.DoesNotExist(

@@ -43,6 +43,7 @@ __all__ = [
     "keeps_raw_data",
     "load",
     "of",
+    "require_saved",
     "saved_fields",
     "split",
     "take",
@@ -162,6 +163,18 @@ def of(obj: BaseModel) -> ObjectState:
 
 def _put(obj: BaseModel, state: ObjectState) -> None:
     obj.__dict__["_state"] = state
+
+
+def require_saved(obj: BaseModel, action: str) -> str:
+    """The id of a saved object; a ValueError naming ``action`` for one never saved."""
+    saved = of(obj)
+    if saved.id is None or saved.version is None:
+        name = type(obj).__name__
+        raise ValueError(
+            f"cannot {action} {name} object: it has not been saved "
+            f"(or was loaded some other way); use {name}.objects.get(id)"
+        )
+    return saved.id
 
 
 def set_id(obj: BaseModel, item: Any = protocol.MISSING) -> str:
