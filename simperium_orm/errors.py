@@ -47,7 +47,15 @@ class SimperiumError(Exception):
 
 
 class TransportError(SimperiumError):
-    """The request never got an HTTP answer: connection failure or timeout."""
+    """The request never got an HTTP answer: connection failure or timeout.
+
+    ``sent`` is False when the request certainly never reached a server (the connection could
+    not be made), so repeating it cannot apply it twice.
+    """
+
+    def __init__(self, message: str = "", *, sent: bool = True) -> None:
+        super().__init__(message)
+        self.sent = sent
 
 
 class RequestTimeout(TransportError):
