@@ -100,12 +100,9 @@ def diff_value(a: Any, b: Any, *, list_diff: bool = False) -> dict[str, Any] | N
         inner = diff(a, b, list_diff=list_diff)
         return {"o": "O", "v": inner} if inner else None
     if kind == "str":
-        if a == b:
-            return None
-        old, new = _td.to_units(a), _td.to_units(b)
-        if old == new:
-            return None  # one UTF-16 text, only split into code points differently
-        delta = _td.encode(_td.unit_diffs(old, new))
+        delta = _td.make_delta(a, b)
+        if delta == "":
+            return None  # equal, or one UTF-16 text only split into code points differently
         # A lone surrogate cannot be URI-encoded, so such a string travels whole.
         return {"o": "d", "v": delta} if delta is not None else {"o": "r", "v": b}
     if json_equal(a, b):
@@ -204,6 +201,8 @@ def _transform_op(
     aop: dict[str, Any], bop: dict[str, Any], base: Any, path: str
 ) -> dict[str, Any] | None:
     """Rebase one operation over another made on the same value; None if nothing is left."""
+    if aop["o"] == bop["o"] == "d" and isinstance(base, str):
+        return _transform_text(base, aop["v"], bop["v"], path)
     after_b = _ad.apply_op(base, bop, path)
     after_a = _ad.apply_op(base, aop, path)
     ao, bo = aop["o"], bop["o"]
@@ -221,10 +220,8 @@ def _transform_op(
         return {"o": "O", "v": inner} if inner else None
     if ao == bo == "L":
         return diff_value(after_b, _merge_lists(base, aop["v"], bop["v"], path), list_diff=True)
-    if ao == bo == "d":
-        return diff_value(after_b, _td.rebase(base, aop["v"], after_b))
     if ao == bo == "dL":
-        return _rebase_lines(base, aop["v"], after_b, after_a, path)
+        return _rebase_lines(base, aop["v"], bop["v"], after_b, after_a, path)
     if ao == "+":
         return diff_value(after_b, after_a)  # both added the key: a's value, as a change of b's
     if ao == "I" and _ad.kind(after_b) == "number":
@@ -315,16 +312,33 @@ def _merge_lists(base: list[Any], a: dict[str, Any], b: dict[str, Any], path: st
     return merged
 
 
-def _rebase_lines(
-    base: list[Any], delta: str, after_b: list[Any], after_a: list[Any], path: str
-) -> dict[str, Any] | None:
-    """Rebase a ``dL`` delta over another one; a wins whole if the patched lines are not JSON."""
-    b_text = _ad.list_to_lines(after_b)
+def _merge_text(base: str, a: str, b: str, path: str) -> _td.Merge:
     try:
-        merged = _ad.lines_to_list(_td.rebase(_ad.list_to_lines(base), delta, b_text), path)
+        return _td.transform(base, a, b)
+    except _td.DeltaError as exc:
+        raise _ad.fail(path, str(exc)) from None
+
+
+def _transform_text(base: str, a: str, b: str, path: str) -> dict[str, Any] | None:
+    """Rebase text delta ``a`` over ``b``: both edits by position (see text.transform)."""
+    merge = _merge_text(base, a, b, path)
+    if merge.after_a == merge.after_b or merge.text == merge.after_b:
+        return None  # both made the same change, or a's is in b's already
+    if merge.delta is None:
+        return {"o": "r", "v": merge.text}  # a's edits insert a lone surrogate
+    return {"o": "d", "v": merge.delta}
+
+
+def _rebase_lines(
+    base: list[Any], a: str, b: str, after_b: list[Any], after_a: list[Any], path: str
+) -> dict[str, Any] | None:
+    """Rebase a ``dL`` delta over another one; a wins whole if the merged lines are not JSON."""
+    merge = _merge_text(_ad.list_to_lines(base), a, b, path)
+    try:
+        merged = _ad.lines_to_list(merge.text, path)
     except InvalidDiff:
         return {"o": "r", "v": after_a}
     if json_equal(merged, after_b):
         return None
-    new = _td.make_delta(b_text, _ad.list_to_lines(merged))
-    return {"o": "dL", "v": new} if new is not None else {"o": "r", "v": merged}
+    new = _td.make_delta(_ad.list_to_lines(after_b), _ad.list_to_lines(merged))
+    return {"o": "dL", "v": new} if new else {"o": "r", "v": merged}

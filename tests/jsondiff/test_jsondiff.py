@@ -200,11 +200,11 @@ def test_transform_of_any_concurrent_diffs_applies(
             assert _same(got, mine)  # a wins a removal or a change of type
 
 
-def test_concurrent_appends_to_one_string_keep_both() -> None:
+def test_concurrent_appends_to_one_string_keep_both_in_one_order() -> None:
     base = {"t": "b"}
     mine, theirs = diff(base, {"t": "bd"}), diff(base, {"t": "bc"})
     assert apply(apply(base, theirs), transform(mine, theirs, base)) == {"t": "bcd"}
-    assert apply(apply(base, mine), transform(theirs, mine, base)) == {"t": "bdc"}
+    assert apply(apply(base, mine), transform(theirs, mine, base)) == {"t": "bcd"}
 
 
 def test_transform_rules_for_one_key() -> None:
@@ -270,7 +270,9 @@ def test_concurrent_line_list_diffs_merge() -> None:
     base = {"l": [1, 2, 3]}
     mine = {"l": {"o": "dL", "v": "=6\t+4%0A"}}  # [1, 2, 3, 4]
     theirs = {"l": {"o": "dL", "v": "=6\t+5%0A"}}  # [1, 2, 3, 5]
-    assert apply(apply(base, theirs), transform(mine, theirs, base)) == {"l": [1, 2, 3, 5, 4]}
+    # Lines merge as text does: inserts at one place in one order, whichever side is which.
+    assert apply(apply(base, theirs), transform(mine, theirs, base)) == {"l": [1, 2, 3, 4, 5]}
+    assert apply(apply(base, mine), transform(theirs, mine, base)) == {"l": [1, 2, 3, 4, 5]}
 
 
 def test_transform_rejects_diffs_that_do_not_fit_the_base() -> None:
@@ -352,6 +354,22 @@ def test_list_indexes_sort_as_numbers() -> None:
 
 
 # ------------------------------------------------------------------------ UTF-16 deltas
+
+
+repetitive = st.text(alphabet=st.sampled_from(["a", "b", " ", "😀", "😁", "é", "\n"]), max_size=60)
+small = st.text(alphabet=st.sampled_from(["a", "b", "😀", "😁", "x"]), max_size=5)
+
+
+@settings(max_examples=300, deadline=None)
+@given(repetitive, small, small, repetitive)
+def test_deltas_are_diff_match_patchs_deltas_of_the_whole_texts(
+    head: str, old_middle: str, new_middle: str, tail: str
+) -> None:
+    # Only the middle and some text around it is diffed; the delta must not change.
+    old, new = head + old_middle + tail, head + new_middle + tail
+    old_units, new_units = _textdiff.to_units(old), _textdiff.to_units(new)
+    whole = _textdiff.encode(_textdiff.unit_diffs(old_units, new_units))
+    assert _textdiff.make_delta(old, new) == ("" if old_units == new_units else whole)
 
 
 def test_emoji_delta_matches_the_javascript_client() -> None:
