@@ -160,9 +160,9 @@ class Writer:
         base = row.version if base is None else base
         base_data = self._version_data(userid, bucket, row, base, 404)
         target = body if replace else {**base_data, **body}
-        return self._modify(
-            userid, bucket, row, base, base_data, jsondiff.diff(base_data, target), ccid, clientid
-        )
+        # A stale post's lists are diffed element by element, so they merge like list diffs.
+        d = jsondiff.diff(base_data, target, list_diff=base < row.version)
+        return self._modify(userid, bucket, row, base, base_data, d, ccid, clientid)
 
     def delete(
         self,
@@ -362,7 +362,10 @@ class Writer:
         for _version, text in self.store.versions_from(userid, bucket, row.id, base + 1):
             following = _load(text)
             try:
-                d = jsondiff.transform(d, jsondiff.diff(previous, following), previous)
+                # With list diffs, as a client's list edits are: sent whole ("r"), a later
+                # version's list would overwrite every concurrent edit of that list.
+                between = jsondiff.diff(previous, following, list_diff=True)
+                d = jsondiff.transform(d, between, previous)
             except (jsondiff.InvalidDiff, ValueError, TypeError, RecursionError) as exc:
                 raise ChangeError(440, f"change does not merge: {exc}", row.version) from None
             previous = following
