@@ -2,7 +2,6 @@
 
 from simperium_orm import signals
 from simperium_orm.client import Client, connect, default_client, disconnect
-from simperium_orm.core import Auth
 from simperium_orm.errors import (
     AuthError,
     BadRequest,
@@ -30,6 +29,7 @@ from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.manager import Manager
 from simperium_orm.orm.model import Model
 from simperium_orm.orm.query import Page, QuerySet
+from simperium_orm.wire.auth import Auth
 
 __version__ = "0.1.0"
 

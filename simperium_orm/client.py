@@ -6,9 +6,9 @@ import threading
 from typing import Any
 
 from simperium_orm import protocol
-from simperium_orm.core import Auth
 from simperium_orm.errors import NotConnected
 from simperium_orm.protocol import check_app_id, new_clientid
+from simperium_orm.wire.auth import Auth
 from simperium_orm.wire.bucket import Bucket
 from simperium_orm.wire.transport import (
     DEFAULT_BACKOFF,
@@ -88,14 +88,18 @@ class Client:
                 self._buckets[key] = bucket
             return bucket
 
-    def as_user(self, userid: str) -> Client:
-        """The same credentials (an admin key) acting as ``userid``; shares the pool."""
+    def as_user(self, userid: str, *, clientid: str | None = None) -> Client:
+        """The same credentials (an admin key) acting as ``userid``; shares the pool.
+
+        It gets a clientid of its own unless one is passed.
+        """
         return Client(
             self.app_id,
             self._token,
             api_url=self.api_url,
             auth_url=self.auth_url,
             userid=userid,
+            clientid=clientid,
             transport=self.transport,
         )
 
@@ -112,7 +116,7 @@ class Client:
         )
 
     def auth(self, api_key: str) -> Auth:
-        """An :class:`~simperium_orm.core.Auth` for this app's auth host."""
+        """An :class:`~simperium_orm.Auth` for this app's auth host."""
         return Auth(self.app_id, api_key, auth_url=self.auth_url, transport=self.transport)
 
     def close(self) -> None:

@@ -19,8 +19,8 @@ from __future__ import annotations
 from typing import Any
 
 from simperium_orm import protocol
-from simperium_orm.errors import ProtocolError
-from simperium_orm.protocol import check_app_id, new_clientid
+from simperium_orm.client import Client
+from simperium_orm.wire.auth import Auth
 from simperium_orm.wire.bucket import Bucket, Document
 from simperium_orm.wire.transport import (
     DEFAULT_RETRIES,
@@ -29,86 +29,6 @@ from simperium_orm.wire.transport import (
 )
 
 __all__ = ["Admin", "Api", "Auth", "Bucket", "Document", "SPUser"]
-
-
-class Auth:
-    """Creates and signs in users of one app (``auth.simperium.com``).
-
-    ``api_key`` is sent as ``X-Simperium-API-Key``. :meth:`reset_password` and :meth:`delete`
-    need a key with admin privileges.
-    """
-
-    def __init__(
-        self,
-        appname: str,
-        api_key: str,
-        host: str | None = None,
-        scheme: str = "https",
-        *,
-        auth_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        transport: Transport | None = None,
-    ) -> None:
-        self.appname = check_app_id(appname)
-        self._api_key = api_key
-        self.auth_url = protocol.auth_url(auth_url, host=host, scheme=scheme)
-        self._transport = transport or Transport(timeout=timeout, retries=retries)
-
-    def __repr__(self) -> str:
-        return f"<Auth app={self.appname!r} url={self.auth_url!r}>"
-
-    def _post(self, endpoint: str, body: dict[str, str], *, safe: bool) -> dict[str, Any]:
-        url = f"{self.auth_url}/1/{self.appname}/{endpoint}/"
-        headers = {"X-Simperium-API-Key": self._api_key}
-        response = self._transport.request(
-            "POST", url, headers=headers, json_body=body, safe_to_retry=safe
-        )
-        result = response.json()
-        if not isinstance(result, dict):
-            raise ProtocolError(f"{endpoint} response is not a JSON object")
-        return result
-
-    def _token(self, endpoint: str, username: str, password: str, *, safe: bool) -> str:
-        result = self._post(endpoint, {"username": username, "password": password}, safe=safe)
-        token = result.get("access_token")
-        if not isinstance(token, str) or not token:
-            raise ProtocolError(f"{endpoint} response has no access_token")
-        return token
-
-    def create(self, username: str, password: str) -> str:
-        """Create a user; returns its access token. :class:`Conflict` if it exists."""
-        # Not retried once sent: a second create after an unseen success would answer 409.
-        return self._token("create", username, password, safe=False)
-
-    def authorize(self, username: str, password: str) -> str:
-        """Sign a user in; returns a new access token. :class:`AuthError` on a bad password."""
-        return self._token("authorize", username, password, safe=True)
-
-    def update(
-        self,
-        username: str,
-        password: str,
-        new_username: str | None = None,
-        new_password: str | None = None,
-    ) -> None:
-        """Change a user's username and/or password (needs the current password)."""
-        body = {"username": username, "password": password}
-        if new_username is not None:
-            body["new_username"] = new_username
-        if new_password is not None:
-            body["new_password"] = new_password
-        self._post("update", body, safe=True)
-
-    def reset_password(self, username: str, new_password: str) -> None:
-        """Set a user's password without the old one (admin key)."""
-        self._post(
-            "reset_password", {"username": username, "new_password": new_password}, safe=True
-        )
-
-    def delete(self, username: str) -> None:
-        """Delete a user and all of its data (admin key)."""
-        self._post("delete", {"username": username}, safe=True)
 
 
 class SPUser:
@@ -161,7 +81,8 @@ class Api:
     """One user's buckets: ``api.todo`` and ``api["todo"]`` are :class:`Bucket` objects.
 
     ``api.spuser`` is the user's profile (:class:`SPUser`). With an admin key as the token,
-    ``userid`` acts as that user (``X-Simperium-User``).
+    ``userid`` acts as that user (``X-Simperium-User``). A skin over a
+    :class:`~simperium_orm.Client`, which holds the credentials, the pool and the buckets.
     """
 
     def __init__(
@@ -178,15 +99,28 @@ class Api:
         retries: int = DEFAULT_RETRIES,
         transport: Transport | None = None,
     ) -> None:
-        self.appname = check_app_id(appname)
-        self.userid = userid
-        self.clientid = clientid or new_clientid()
-        self._token = auth_token
-        self._host = host
-        self._scheme = scheme
-        self._api_url = api_url
-        self._transport = transport or Transport(timeout=timeout, retries=retries)
-        self._buckets: dict[str, Bucket] = {}
+        self.client = Client(
+            appname,
+            auth_token,
+            api_url=protocol.api_url(api_url, host=host, scheme=scheme),
+            userid=userid,
+            clientid=clientid,
+            timeout=timeout,
+            retries=retries,
+            transport=transport,
+        )
+
+    @property
+    def appname(self) -> str:
+        return self.client.app_id
+
+    @property
+    def userid(self) -> str | None:
+        return self.client.userid
+
+    @property
+    def clientid(self) -> str:
+        return self.client.clientid
 
     def __repr__(self) -> str:
         user = f" userid={self.userid!r}" if self.userid else ""
@@ -199,25 +133,8 @@ class Api:
 
     def __getitem__(self, name: str) -> Bucket | SPUser:
         if name.lower() == "spuser":
-            return SPUser.of(self._bucket("spuser"))
-        return self._bucket(name)
-
-    def _bucket(self, name: str) -> Bucket:
-        bucket = self._buckets.get(name)
-        if bucket is None:
-            bucket = Bucket(
-                self.appname,
-                self._token,
-                name,
-                userid=self.userid,
-                host=self._host,
-                scheme=self._scheme,
-                clientid=self.clientid,
-                api_url=self._api_url,
-                transport=self._transport,
-            )
-            self._buckets[name] = bucket
-        return bucket
+            return SPUser.of(self.client.bucket("spuser"))
+        return self.client.bucket(name)
 
 
 class Admin(Api):
@@ -250,14 +167,7 @@ class Admin(Api):
         )
 
     def as_user(self, userid: str) -> Api:
-        """The same admin key acting as ``userid`` (sharing this connection pool)."""
-        return Api(
-            self.appname,
-            self._token,
-            userid=userid,
-            host=self._host,
-            scheme=self._scheme,
-            clientid=self.clientid,
-            api_url=self._api_url,
-            transport=self._transport,
-        )
+        """The same admin key acting as ``userid`` (sharing this connection pool and clientid)."""
+        api = Api.__new__(Api)
+        api.client = self.client.as_user(userid, clientid=self.clientid)
+        return api

@@ -21,7 +21,6 @@ from typing import Any, NoReturn, TextIO
 
 from simperium_orm import protocol
 from simperium_orm.client import Client
-from simperium_orm.core import Auth
 from simperium_orm.errors import (
     AuthError,
     HTTPError,
@@ -32,6 +31,7 @@ from simperium_orm.errors import (
     TransportError,
 )
 from simperium_orm.protocol import ENV
+from simperium_orm.wire.auth import Auth
 
 PROG = "simperium-orm"
 
