@@ -30,20 +30,6 @@ POLL_TIMEOUT = 60.0
 _MAX_PAUSE = 30.0
 
 
-def head(bucket: Bucket, *, all_users: bool) -> str | None:
-    """The feed's current cv, so that only changes made from now on are printed."""
-    if not all_users:
-        current = bucket.index(limit=1).get("current")
-        return current if isinstance(current, str) and current else None
-    # /all has no index of its own: skip over the retained log without waiting.
-    cv: str | None = None
-    while True:
-        batch = bucket.all(cv=cv, batch=1000, wait=False)
-        if not batch:
-            return cv
-        cv = str(batch[-1]["cv"])
-
-
 def fetch(bucket: Bucket, cv: str | None, args: argparse.Namespace) -> list[dict[str, Any]]:
     """One long-poll of the feed after ``cv``."""
     if args.all_users:
@@ -61,7 +47,7 @@ def cmd_listen(args: argparse.Namespace) -> int:
     bucket = make_client(args).bucket(args.bucket)
     try:
         reached = not (args.cv or args.from_start)
-        cv = args.cv or (None if args.from_start else head(bucket, all_users=args.all_users))
+        cv = args.cv or (None if args.from_start else bucket.head(all_users=args.all_users))
         failures = 0
         while True:
             try:
@@ -111,4 +97,4 @@ def register(subparsers: Any) -> None:
     listen.set_defaults(command=cmd_listen)
 
 
-__all__ = ["cmd_listen", "fetch", "head", "register"]
+__all__ = ["cmd_listen", "fetch", "register"]

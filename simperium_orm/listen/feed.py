@@ -110,15 +110,7 @@ class Feed:
 
     def head(self) -> str | None:
         """The feed's current head cv."""
-        if not self.all_users:
-            current = self.bucket.index(limit=1).get("current")
-            return current if isinstance(current, str) and current else None
-        cv: str | None = None  # /all has no index: skip over the retained log
-        while True:
-            batch = self.bucket.all(cv=cv, batch=1000, wait=False, timeout=self.client.timeout)
-            if not batch:
-                return cv
-            cv = str(batch[-1]["cv"])
+        return self.bucket.head(all_users=self.all_users, timeout=self.client.timeout)
 
     def fetch(self, cv: str | None, timeout: float | None) -> list[dict[str, Any]]:
         """One long-poll; ``timeout=None``: the pending changes only, without waiting."""

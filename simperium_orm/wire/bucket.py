@@ -270,6 +270,20 @@ class Bucket:
         }
         return self._long_poll(self._url("changes"), params, timeout)
 
+    def head(self, *, all_users: bool = False, timeout: float | None = None) -> str | None:
+        """The feed's current cv (None for a bucket that never changed): reading the feed from
+        there gives only changes made from now on. ``all_users``: of ``/all``, which has no
+        index of its own, so the retained log is skipped over without waiting."""
+        if not all_users:
+            current = self.index(limit=1).get("current")
+            return current if isinstance(current, str) and current else None
+        cv: str | None = None
+        while True:
+            batch = self.all(cv=cv, batch=1000, wait=False, timeout=timeout)
+            if not batch:
+                return cv
+            cv = str(batch[-1]["cv"])
+
     def all(
         self,
         cv: str | None = None,
