@@ -16,11 +16,11 @@ from contextlib import closing
 
 import pytest
 import requests
-from fault_proxy import PASS, Fault, FaultProxy, schedule
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
 from simperium_orm.wire.transport import Transport
+from tests.support.fault_proxy import PASS, Fault, FaultProxy, schedule
 
 
 class Note(so.Model, bucket="note"):

@@ -28,10 +28,10 @@ import uuid
 from pathlib import Path
 
 import pytest
-from server_process import ServerProcess
 
 import simperium_orm as so
 from simperium_orm.wire.transport import Transport
+from tests.support.server_process import ServerProcess
 
 WRITERS = 4
 ROUNDS = 3  # the soak run: 30 (pytest -m soak)

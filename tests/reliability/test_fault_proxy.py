@@ -9,9 +9,9 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from fault_proxy import PASS, Fault, FaultProxy, SeededFaults, schedule
 
 from simperium_orm.testing import SimperiumServer
+from tests.support.fault_proxy import PASS, Fault, FaultProxy, SeededFaults, schedule
 
 
 @pytest.fixture

@@ -29,11 +29,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from server_process import ServerProcess
 
 import simperium_orm as so
 from simperium_orm import signals
 from simperium_orm.wire.transport import Transport
+from tests.support.server_process import ServerProcess
 
 KILLS = 5
 SAVES_BETWEEN_KILLS = 40

@@ -29,11 +29,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
-from fault_proxy import FaultProxy, SeededFaults, Stats
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
 from simperium_orm.wire.transport import Transport
+from tests.support.fault_proxy import FaultProxy, SeededFaults, Stats
 
 CUT_RATE = 0.2
 

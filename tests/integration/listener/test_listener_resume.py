@@ -13,13 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from listener_support import Heard, Todo, listener_threads, recording
-from server_process import ServerProcess
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
+from tests.support.listener_support import Heard, Todo, listener_threads, recording
+from tests.support.server_process import ServerProcess
 
-HERE = Path(__file__).resolve().parent
+SUPPORT = Path(__file__).resolve().parents[2] / "support"
 
 
 @pytest.fixture
@@ -113,7 +113,9 @@ def run_child(
 ) -> subprocess.Popen[str]:
     args = [server.url, token, str(tmp / "cp.json"), str(tmp / "heard.jsonl"), crash_on]
     child = subprocess.Popen(
-        [sys.executable, str(HERE / "listener_child.py"), *args], stdout=subprocess.PIPE, text=True
+        [sys.executable, str(SUPPORT / "listener_child.py"), *args],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert child.stdout is not None
     assert child.stdout.readline() == "ready\n"

@@ -19,11 +19,11 @@ from collections.abc import Iterator
 
 import pytest
 import requests
-from cli_runner import CLI, SIMPERIUM_VARS, User, new_user, run_module, subprocess_env
 
 from simperium_orm.cli import build_parser, main
 from simperium_orm.server import runner
 from simperium_orm.testing import SimperiumServer
+from tests.support.cli_runner import CLI, SIMPERIUM_VARS, User, new_user, run_module, subprocess_env
 
 ANNOUNCE = re.compile(r"Simperium server listening on (http://([^/]+):(\d+))\n")
 

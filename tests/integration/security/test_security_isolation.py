@@ -22,12 +22,12 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import Account, make_account
 
 from simperium_orm.server.app import build_app
 from simperium_orm.server.config import ServerConfig
 from simperium_orm.server.wakeups import Wakeups
 from simperium_orm.testing import SimperiumServer
+from tests.support.accounts import Account, make_account
 
 BUCKET = "todo"
 SHARED = "shared"  # the id both users use

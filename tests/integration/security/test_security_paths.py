@@ -18,10 +18,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import Account, make_account
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
+from tests.support.accounts import Account, make_account
 
 BAD_NAMES = [
     "..",

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import json
 
-from cli_runner import CLI, User, assert_one_error_line, run_module
-
 from simperium_orm.testing import SimperiumServer
+from tests.support.cli_runner import CLI, User, assert_one_error_line, run_module
 
 
 def test_set_merges_and_prints_the_result(cli: CLI) -> None:

@@ -19,13 +19,13 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import Account, make_account
 
 import simperium_orm as so
 from simperium_orm.core import Auth
 from simperium_orm.testing import SimperiumServer
+from tests.support.accounts import Account, make_account
 
-DOCS = Path(__file__).resolve().parents[2] / "docs"
+DOCS = Path(__file__).resolve().parents[3] / "docs"
 
 
 @pytest.fixture(scope="module")

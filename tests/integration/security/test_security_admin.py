@@ -13,11 +13,11 @@ import uuid
 
 import pytest
 import requests
-from conftest import Account
 
 import simperium_orm as so
 from simperium_orm.core import Auth
 from simperium_orm.testing import SimperiumServer
+from tests.support.accounts import Account
 
 BUCKET = f"admin-{uuid.uuid4().hex[:8]}"  # /all lists every user's: a bucket of its own
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from listener_support import recording
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
+from tests.support.listener_support import recording
 
 
 class Shared(so.Model, bucket="shared"):

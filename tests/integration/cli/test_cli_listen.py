@@ -10,10 +10,10 @@ import sys
 import threading
 
 import pytest
-from cli_runner import CLI, User, assert_one_error_line, new_user, subprocess_env
 
 from simperium_orm.client import Client
 from simperium_orm.testing import SimperiumServer
+from tests.support.cli_runner import CLI, User, assert_one_error_line, new_user, subprocess_env
 
 
 class Lines(io.StringIO):

@@ -6,11 +6,11 @@ import time
 from collections.abc import Iterator
 
 import pytest
-from listener_support import Todo, listener_threads, recording
 from pydantic import Field, ValidationError
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
+from tests.support.listener_support import Todo, listener_threads, recording
 
 
 @pytest.fixture

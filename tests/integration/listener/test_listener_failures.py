@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from fault_proxy import PASS, Fault, FaultProxy
-from listener_support import Todo, listener_threads, recording
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
+from tests.support.fault_proxy import PASS, Fault, FaultProxy
+from tests.support.listener_support import Todo, listener_threads, recording
 
 
 @pytest.fixture

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_runner import CLI, User, assert_one_error_line, run_module, subprocess_env
 
 from simperium_orm.client import Client
 from simperium_orm.testing import SimperiumServer
 from simperium_orm.wire.bucket import Bucket
+from tests.support.cli_runner import CLI, User, assert_one_error_line, run_module, subprocess_env
 
 TRICKY: list[Any] = [
     "crème brûlée ☕ 😀",
