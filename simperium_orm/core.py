@@ -147,24 +147,10 @@ class Admin(Api):
         host: str | None = None,
         scheme: str = "https",
         clientid: str | None = None,
-        *,
-        api_url: str | None = None,
-        timeout: float | None = DEFAULT_TIMEOUT,
-        retries: int = DEFAULT_RETRIES,
-        transport: Transport | None = None,
+        **options: Any,
     ) -> None:
-        super().__init__(
-            appname,
-            admin_token,
-            None,
-            host,
-            scheme,
-            clientid,
-            api_url=api_url,
-            timeout=timeout,
-            retries=retries,
-            transport=transport,
-        )
+        """``options``: ``api_url``, ``timeout``, ``retries`` and ``transport``, as for Api."""
+        super().__init__(appname, admin_token, None, host, scheme, clientid, **options)
 
     def as_user(self, userid: str) -> Api:
         """The same admin key acting as ``userid`` (sharing this connection pool and clientid)."""

@@ -139,16 +139,15 @@ class Transport:
         timeout; ``None`` waits for as long as the server holds the request (long-polls).
         ``json_text`` is a JSON body already encoded (see :func:`encode_json`).
         """
-        request = self.build(
-            method,
-            url,
-            params=params,
-            headers=headers,
-            json_body=json_body,
-            json_text=json_text,
-            form=form,
-            timeout=timeout,
-        )
+        read_timeout = self.timeout if timeout == "default" else timeout
+        assert read_timeout is None or isinstance(read_timeout, (int, float))
+        send_headers = dict(headers or {})
+        if json_body is not None:
+            json_text = encode_json(json_body)
+        if json_text is not None:
+            send_headers["Content-Type"] = "application/json"
+        query = {k: v for k, v in (params or {}).items() if v is not None}
+        request = Request(method, url, query, send_headers, json_text, form, read_timeout)
         attempt = 0
         while True:
             started = time.perf_counter()
@@ -178,29 +177,6 @@ class Transport:
             if raise_for_status and status >= 400:
                 raise error_for_status(status, error_message(response), response)
             return response
-
-    def build(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        json_body: Any = None,
-        json_text: bytes | None = None,
-        form: Mapping[str, str] | None = None,
-        timeout: float | str | None = "default",
-    ) -> Request:
-        """The :class:`Request` that :meth:`request` sends for these arguments."""
-        read_timeout = self.timeout if timeout == "default" else timeout
-        assert read_timeout is None or isinstance(read_timeout, (int, float))
-        send_headers = dict(headers or {})
-        if json_body is not None:
-            json_text = encode_json(json_body)
-        if json_text is not None:
-            send_headers["Content-Type"] = "application/json"
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        return Request(method, url, query, send_headers, json_text, form, read_timeout)
 
 
 def _log_attempt(request: Request, status: int, started: float, *, retried: bool) -> None:
