@@ -8,22 +8,18 @@ a change computed from an older version is transformed over each newer retained 
 from __future__ import annotations
 
 import json
-import math
 import re
-import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from simperium_orm import jsondiff
+from simperium_orm import jsondiff, protocol
+from simperium_orm.protocol import ID_PATTERN, TOKEN_PATTERN
 from simperium_orm.server.config import ServerConfig
 from simperium_orm.server.store import ChangeRow, ObjectRow, Store
 
 #: Deepest nesting of arrays and objects a request body may have. Merging, diffing and
 #: transforming recurse once or more per level, so this keeps them far from Python's limit.
 MAX_DEPTH = 100
-# "." and ".." are refused: as path segments they would name another URL.
-ID = re.compile(r"(?!\.\.?\Z)[A-Za-z0-9._%@-]{1,256}")
-TOKEN = re.compile(r"[\x21-\x7e]{1,256}")  # clientid / ccid: 1-256 printable ASCII
 
 JSONDict = dict[str, Any]
 
@@ -47,17 +43,6 @@ class Applied:
     data: str | None
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
-def _finite(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise ValueError("number out of range")
-    return value
-
-
 class TooDeep(ValueError):
     """JSON nested deeper than :data:`MAX_DEPTH` levels."""
 
@@ -66,7 +51,7 @@ def decode(raw: bytes | str) -> Any:
     """Strict JSON: ``ValueError`` for syntax errors and NaN/Infinity, :class:`TooDeep` for
     nesting deeper than :data:`MAX_DEPTH`."""
     try:
-        value = json.loads(raw, parse_constant=_no_constant, parse_float=_finite)
+        value = protocol.loads(raw)
     except RecursionError:
         raise TooDeep(f"nested deeper than {MAX_DEPTH} levels") from None
     text = raw.encode() if isinstance(raw, str) else raw
@@ -205,11 +190,13 @@ class Writer:
         try:
             if not isinstance(entry, dict):
                 raise ChangeError(400, "a change must be a JSON object")
-            if not isinstance(item, str) or not ID.fullmatch(item):
+            if not isinstance(item, str) or not ID_PATTERN.fullmatch(item):
                 raise ChangeError(400, "invalid id")
-            if ccid is not None and (not isinstance(ccid, str) or not TOKEN.fullmatch(ccid)):
+            if ccid is not None and (
+                not isinstance(ccid, str) or not TOKEN_PATTERN.fullmatch(ccid)
+            ):
                 raise ChangeError(400, "invalid ccid")
-            if clientid is not None and not TOKEN.fullmatch(clientid):
+            if clientid is not None and not TOKEN_PATTERN.fullmatch(clientid):
                 raise ChangeError(400, "invalid clientid")
             # Every refusal is raised before the one write (Store.record), so inside a bulk
             # request's transaction a refused change needs no savepoint to undo it.
@@ -271,7 +258,7 @@ class Writer:
 
     def _check_ccid(self, userid: str, bucket: str, ccid: str | None, row: ObjectRow | None) -> str:
         if ccid is None:
-            return uuid.uuid4().hex
+            return protocol.new_ccid()
         if self.store.ccid_seen(userid, bucket, ccid):
             version = row.version if row is not None and row.data is not None else None
             raise ChangeError(409, "duplicate change: this ccid was already applied", version)
