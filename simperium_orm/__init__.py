@@ -17,6 +17,9 @@ from simperium_orm.errors import (
     PreconditionFailed,
     ProtocolError,
     RateLimited,
+    ReplicaError,
+    ReplicaLocked,
+    ReplicaMismatch,
     RequestTimeout,
     ServerError,
     SimperiumError,
@@ -29,6 +32,7 @@ from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.manager import Manager
 from simperium_orm.orm.model import Model
 from simperium_orm.orm.query import Page, QuerySet
+from simperium_orm.replica import Replica
 from simperium_orm.wire.auth import Auth
 
 __version__ = "0.1.0"
@@ -61,6 +65,10 @@ __all__ = [
     "QuerySet",
     "RateLimited",
     "RemoteEvent",
+    "Replica",
+    "ReplicaError",
+    "ReplicaLocked",
+    "ReplicaMismatch",
     "RequestTimeout",
     "ServerError",
     "SimperiumError",

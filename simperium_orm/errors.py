@@ -20,6 +20,9 @@
     │   ├── RateLimited           429  slow down (retried automatically first)
     │   └── ServerError           5xx  (retried automatically first)
     ├── NotConnected              no client given and none set with connect()
+    ├── ReplicaError              a replica file that cannot be opened or used as asked
+    │   ├── ReplicaMismatch       the file holds another app's or user's data
+    │   └── ReplicaLocked         another process syncs this file
     └── BulkError                 some changes of a bulk write failed (.results, .failed)
 
 `error_for_status` is the only place that maps an HTTP status to a class. Messages never
@@ -76,6 +79,18 @@ class InvalidLookup(SimperiumError, ValueError):
 
 class NotConnected(SimperiumError):
     """No client was given and no default was set with ``simperium_orm.connect()``."""
+
+
+class ReplicaError(SimperiumError):
+    """A replica file that cannot be opened or used as asked (nothing in it was changed)."""
+
+
+class ReplicaMismatch(ReplicaError):
+    """The replica file holds another app's or another user's data."""
+
+
+class ReplicaLocked(ReplicaError):
+    """Another process syncs this replica file; this one may read it but not sync it."""
 
 
 class ProtocolError(SimperiumError):

@@ -144,6 +144,15 @@ class Bucket:
         response = self._send("GET", self._item_url(item, version))
         return Document(item, _version_of(response, version), _object_of(response))
 
+    def user(self) -> str:
+        """The user id these credentials act as (``GET /1/{app}/user``)."""
+        url = f"{self.api_url}/1/{quote(self.appname, safe='')}/user"
+        body = self._send("GET", url).json()
+        userid = body.get("userid") if isinstance(body, dict) else None
+        if not isinstance(userid, str) or not userid:
+            raise ProtocolError("user response has no userid")
+        return userid
+
     # -- writing --------------------------------------------------------------------------
 
     def post(

@@ -1,0 +1,98 @@
+"""Reading objects from the replica's file: by id, and by filter in one snapshot.
+
+Rows come out in the order they were first stored (an object keeps its place when it changes,
+a new one comes last), so a walk in pages of that order sees every object once. Each read runs
+in one SQLite read transaction: a query sees one consistent state of the file.
+Rows are validated a page at a time from their JSON text by the scan's fast path (one
+validator pass, lazy snapshots), and checked again by the filter's own predicate.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from simperium_orm.orm import state
+from simperium_orm.orm.lookups import Predicate, Q
+from simperium_orm.orm.scan import load_page
+from simperium_orm.replica.sql import where_of
+
+if TYPE_CHECKING:
+    from simperium_orm.client import Client
+    from simperium_orm.orm.model import Model
+    from simperium_orm.replica.store import Store
+
+__all__ = ["count", "get", "select"]
+
+M = TypeVar("M", bound="Model")
+
+_CHUNK = 1000
+
+
+def get(store: Store, model: type[M], item: str, client: Client | None) -> M | None:
+    """The object with this id, or None."""
+    with store.reading() as conn:
+        row = store.get(conn, model.bucket_name(), item)
+    if row is None:
+        return None
+    return next(
+        state.load(model, [{"id": row.id, "v": row.version, "d": json.loads(row.data)}], client)
+    )
+
+
+def rows(
+    store: Store, model: type[Model], qs: Sequence[Q], *, after: int = 0, limit: int | None = None
+) -> list[tuple[int, str, int, str]]:
+    """(rowid, id, version, data) of the rows SQL keeps for ``qs``, from one snapshot."""
+    where, params = where_of(model, qs)
+    sql = (
+        "SELECT rowid, id, version, data FROM objects "
+        f"WHERE bucket = ? AND rowid > ? AND ({where}) ORDER BY rowid"
+    )
+    args: list[Any] = [model.bucket_name(), after, *params]
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    with store.reading() as conn:
+        return conn.execute(sql, args).fetchall()
+
+
+def build(
+    model: type[M], chunk: Sequence[tuple[int, str, int, str]], client: Client | None
+) -> list[M]:
+    """Validated objects of stored rows, a page at a time."""
+    body = (
+        '{"index":['
+        + ",".join(f'{{"id":{json.dumps(i)},"v":{v},"d":{d}}}' for _, i, v, d in chunk)
+        + "]}"
+    ).encode()
+    fast = load_page(model, body, client)
+    if fast is not None:
+        return fast[0]
+    entries = [{"id": i, "v": v, "d": json.loads(d)} for _, i, v, d in chunk]
+    return list(state.load(model, entries, client))
+
+
+def select(
+    store: Store,
+    model: type[M],
+    qs: Sequence[Q],
+    where: Predicate | None,
+    client: Client | None,
+) -> Iterator[tuple[int, M]]:
+    """(rowid, object) of every object matching ``qs`` (and ``where``), in stored order."""
+    found = rows(store, model, qs)
+    for start in range(0, len(found), _CHUNK):
+        chunk = found[start : start + _CHUNK]
+        for (rowid, *_), obj in zip(chunk, build(model, chunk, client), strict=True):
+            if where is None or where(obj):
+                yield rowid, obj
+
+
+def count(store: Store, model: type[Model], qs: Sequence[Q], where: Predicate | None) -> int:
+    """How many objects match; a bare ``COUNT`` when there is no filter."""
+    if not qs and where is None:
+        with store.reading() as conn:
+            return store.count(conn, model.bucket_name())
+    return sum(1 for _ in select(store, model, qs, where, None))

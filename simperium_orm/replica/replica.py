@@ -1,0 +1,285 @@
+"""``Replica``: a SQLite mirror of some models' buckets, kept current from the change feed.
+
+``replica.sync()`` brings it up to date by hand; ``start()``/``stop()``/``join()`` (or ``with``)
+follow the feed in background threads, one per bucket, as a :class:`~simperium_orm.Listener`
+does. Queries through ``Model.objects.using(replica)`` are answered from the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from simperium_orm import signals
+from simperium_orm.client import Client, default_client
+from simperium_orm.errors import BadRequest, NotFound, ReplicaError, TransportError
+from simperium_orm.orm import state
+from simperium_orm.replica.lock import SyncLock
+from simperium_orm.replica.store import Event, Store
+from simperium_orm.replica.sync import BucketSync, Progress
+
+if TYPE_CHECKING:
+    from simperium_orm.orm.model import Model
+
+__all__ = ["Replica"]
+
+log = logging.getLogger("simperium_orm.replica")
+
+_MAX_BACKOFF = 30.0
+_POLL_TIMEOUT = 25.0
+
+
+def _identity(client: Client) -> str:
+    """Who the client acts as: its userid, as the server names it."""
+    if client.userid:
+        return client.userid
+    try:
+        return client.bucket("spuser").user()
+    except (NotFound, BadRequest):
+        # A server without GET /1/{app}/user: the token names the user (a digest, not it).
+        token = client.bucket("spuser").auth_token
+        return "token-" + hashlib.sha256(token.encode()).hexdigest()[:32]
+
+
+class Replica:
+    """One SQLite file mirroring ``models``' buckets for one app and one user.
+
+    ``path`` is a file (created when missing; WAL mode) or ``":memory:"``. ``client`` defaults
+    to the ``connect()`` default. ``progress(bucket, objects, done)`` is called while a bucket is
+    indexed. Opening a file made for another app or user raises
+    :class:`~simperium_orm.ReplicaMismatch`.
+    """
+
+    def __init__(
+        self,
+        path: str,
+        *models: type[Model],
+        client: Client | None = None,
+        progress: Progress | None = None,
+        poll_timeout: float = _POLL_TIMEOUT,
+    ) -> None:
+        from simperium_orm.orm.model import Model
+
+        if not models:
+            raise TypeError("Replica needs at least one model: Replica(path, Note, ...)")
+        by_bucket: dict[str, type[Model]] = {}
+        for model in models:
+            if not (isinstance(model, type) and issubclass(model, Model)) or model is Model:
+                raise TypeError(f"Replica takes Model subclasses, not {model!r}")
+            name = model.bucket_name()
+            if by_bucket.setdefault(name, model) is not model:
+                raise TypeError(f"{model.__name__} and {by_bucket[name].__name__} share {name!r}")
+        self.client = client or default_client()
+        self.models: dict[str, type[Model]] = by_bucket
+        self.poll_timeout = poll_timeout
+        self.store = Store(path)
+        try:
+            self.store.claim(self.client.app_id, _identity(self.client))
+            for model in models:
+                for steps in _index_paths(model):
+                    self.store.ensure_index(model.bucket_name(), steps)
+        except BaseException:
+            self.store.close()
+            raise
+        self._lock = SyncLock(self.store.path)
+        self._syncs = {
+            name: BucketSync(
+                self.store,
+                model,
+                self.client.bucket(name),
+                timeout=self.client.timeout,
+                progress=progress,
+            )
+            for name, model in by_bucket.items()
+        }
+        self._deliver_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def __repr__(self) -> str:
+        names = ", ".join(m.__name__ for m in self.models.values())
+        return f"<Replica {self.store.path!r} ({names})>"
+
+    # -- syncing ------------------------------------------------------------------------------
+
+    def sync(self) -> None:
+        """Bring every bucket up to date with the server, then return.
+
+        The first time a bucket is indexed (with data, a page of 1,000 at a time); after that
+        only the changes since the stored cv are read. Signals of the versions applied are sent
+        before this returns. :class:`~simperium_orm.ReplicaLocked` if another process syncs
+        this file.
+        """
+        self._lock.acquire()
+        for sync in self._syncs.values():
+            while sync.round(None).more:
+                self._deliver(sync.name)
+            self._deliver(sync.name)
+
+    @property
+    def cv(self) -> dict[str, str | None]:
+        """Each bucket's feed position (None before its first sync)."""
+        return {name: sync.cv for name, sync in self._syncs.items()}
+
+    def status(self) -> dict[str, Any]:
+        """Objects, cv and last sync per bucket, and the file's size in bytes."""
+        return self.store.status()
+
+    def start(self) -> Replica:
+        """Follow every bucket's feed in background threads; returns at once."""
+        if self._threads:
+            raise RuntimeError("this replica is already running")
+        self._lock.acquire()
+        self._stop.clear()
+        for sync in self._syncs.values():
+            thread = threading.Thread(
+                target=self._run, args=(sync,), name=f"simperium-replica-{sync.name}", daemon=True
+            )
+            self._threads.append(thread)
+            thread.start()
+        return self
+
+    def ready(self, timeout: float | None = None) -> bool:
+        """Wait until every bucket was indexed at least once (True), or ``timeout`` passes.
+
+        A background replica indexes a new bucket before it follows the feed, and the index is
+        silent: changes made before it ends arrive as its data, not as signals.
+        """
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while any(sync.cv is None for sync in self._syncs.values()):
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not self.running:
+                return False
+            time.sleep(0.01)
+        return True
+
+    @property
+    def running(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def stop(self) -> None:
+        """Ask the background threads to stop (a long-poll in flight is interrupted)."""
+        self._stop.set()
+        self.client.transport.abort()
+
+    def join(self, timeout: float | None = None) -> None:
+        """Wait for the background threads to end."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for thread in self._threads:
+            remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
+            thread.join(remaining)
+        self._threads = [t for t in self._threads if t.is_alive()]
+
+    def close(self) -> None:
+        """Stop syncing and close the file (objects already read stay usable)."""
+        if self._threads:
+            self.stop()
+            self.join()
+        self._lock.release()
+        self.store.close()
+
+    def __enter__(self) -> Replica:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+        self.join()
+
+    def _run(self, sync: BucketSync) -> None:
+        failures = 0
+        while not self._stop.is_set():
+            try:
+                self._deliver(sync.name)
+                done = sync.round(None if sync.cv is None else self.poll_timeout)
+                self._deliver(sync.name)
+            except Exception as exc:
+                if self._stop.is_set():
+                    break
+                failures += 1
+                self._report(exc)
+                self._stop.wait(min(_MAX_BACKOFF, 0.1 * 2 ** min(failures, 9)))
+                continue
+            failures = 0
+            if not done.read and not done.indexed and not done.more:
+                self._stop.wait(0.01)  # a quiet answer: do not spin if the server answers at once
+
+    # -- signals ------------------------------------------------------------------------------
+
+    def _deliver(self, bucket: str) -> None:
+        """Send the signals of the versions applied and not yet signalled, oldest first."""
+        with self._deliver_lock:
+            while True:
+                events = self.store.events(bucket)
+                if not events:
+                    return
+                for event in events:
+                    self._emit(event)
+                    self.store.done(event.seq)
+
+    def _emit(self, event: Event) -> None:
+        model = self.models.get(event.bucket)
+        if model is None:
+            return
+        kwargs: dict[str, Any] = {"change": event.change, "userid": None}
+        if event.kind == "deleted":
+            signal = signals.remote_deleted
+            kwargs["id"] = event.id
+        else:
+            signal = signals.remote_created if event.kind == "created" else signals.remote_updated
+            try:
+                kwargs["instance"] = self.load(model, event.id, event.version or 0, event.data)
+            except Exception as exc:  # data that does not fit the model
+                self._report(exc, event.change)
+                return
+            if event.kind == "updated":
+                wire = state.wire_keys(model)
+                kwargs["changed_fields"] = {wire.get(k, k) for k in event.fields or ()}
+        for receiver in list(signal.receivers_for(model)):
+            try:
+                receiver(model, **kwargs)
+            except Exception as exc:
+                self._report(exc, event.change)
+
+    def _report(self, error: BaseException, change: dict[str, Any] | None = None) -> None:
+        receivers = list(signals.listener_error.receivers_for(self))
+        if not receivers:
+            if isinstance(error, TransportError):
+                log.warning("replica: %s", error)
+            else:
+                log.warning("replica error: %s", error, exc_info=error)
+        for receiver in receivers:
+            try:
+                receiver(self, error=error, change=change)
+            except Exception:
+                log.exception("a listener_error receiver failed")
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def load(self, model: type[Model], item: str, version: int, data: str | None) -> Any:
+        """An object of ``model`` from its stored JSON, bound to this replica's client."""
+        entry = {"id": item, "v": version, "d": json.loads(data or "{}")}
+        return next(state.load(model, [entry], self.client))
+
+    def model_for(self, model: type[Model]) -> type[Model]:
+        name = model.bucket_name()
+        if name not in self.models:
+            raise ReplicaError(f"this replica does not mirror {model.__name__}'s bucket {name!r}")
+        return self.models[name]
+
+
+def _index_paths(model: type[Model]) -> Sequence[tuple[str, ...]]:
+    """The stored key paths of the fields named in the model's ``indexes``."""
+    from simperium_orm.orm.lookups import resolve_path
+
+    paths = []
+    for name in getattr(model, "__indexes__", ()):
+        path = resolve_path(model, name.split("__"), f"indexes ({name!r})")
+        wire = {v: k for k, v in state.wire_keys(model).items()}
+        paths.append((wire.get(path.steps[0], path.steps[0]), *path.steps[1:]))
+    return paths

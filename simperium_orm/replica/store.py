@@ -1,0 +1,394 @@
+"""The replica's SQLite file: objects with their ghosts, the feed position, pending signals.
+
+One file holds one app and one user's buckets (recorded in ``meta``; opening it as anyone else
+is refused). Tables:
+
+- ``objects``: per bucket and id, the server's version (the ghost's), the local state ``data``
+  (JSON text) and the ghost's state ``ghost`` when it differs from ``data`` (NULL while they
+  are the same: a mirror stores each object once);
+- ``buckets``: each bucket's feed position ``cv`` and when it was indexed and last synced;
+- ``events``: remote versions applied but not yet signalled, written in the transaction that
+  applied them, deleted once their signal was sent (so no version is signalled twice or lost
+  across a crash);
+- ``queue``: local changes not yet acknowledged by the server (offline writes).
+
+The file is in WAL mode: any number of readers (threads or processes) read while one writer
+commits. Each reader thread has its own connection; writes go through one connection under a
+lock. ``":memory:"`` keeps everything in one connection of this process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from simperium_orm.errors import ReplicaError, ReplicaMismatch
+
+__all__ = ["ObjectRow", "Store", "json_path"]
+
+SCHEMA_VERSION = "1"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS buckets (
+    name TEXT PRIMARY KEY,
+    cv TEXT,
+    indexed_at REAL,
+    synced_at REAL
+);
+CREATE TABLE IF NOT EXISTS objects (
+    bucket TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    ghost TEXT,
+    UNIQUE (bucket, id)
+);
+CREATE TABLE IF NOT EXISTS events (
+    seq INTEGER PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version INTEGER,
+    kind TEXT NOT NULL,
+    fields TEXT,
+    change TEXT NOT NULL,
+    data TEXT
+);
+CREATE TABLE IF NOT EXISTS queue (
+    bucket TEXT NOT NULL,
+    id TEXT NOT NULL,
+    ccid TEXT NOT NULL,
+    sv INTEGER,
+    op TEXT NOT NULL,
+    sent INTEGER NOT NULL DEFAULT 0,
+    error TEXT,
+    created REAL NOT NULL,
+    PRIMARY KEY (bucket, id)
+);
+"""
+
+# Keys that can stand in a JSON path unquoted-safe; others are filtered in Python.
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]{1,128}")
+
+
+def json_path(steps: Sequence[str]) -> str | None:
+    """The SQLite JSON path of a key path (``$."a"."b"``), or None when a key cannot be one."""
+    if not all(_PLAIN_KEY.fullmatch(step) for step in steps):
+        return None
+    return "$" + "".join(f'."{step}"' for step in steps)
+
+
+@dataclass(frozen=True)
+class ObjectRow:
+    """One stored object: server version, local state, and the ghost when it differs."""
+
+    id: str
+    version: int
+    data: str
+    ghost: str | None = None
+
+    @property
+    def ghost_data(self) -> str:
+        """The server's state at ``version`` (the ghost)."""
+        return self.data if self.ghost is None else self.ghost
+
+
+@dataclass(frozen=True)
+class Event:
+    """A remote version applied and not yet signalled."""
+
+    seq: int
+    bucket: str
+    id: str
+    version: int | None
+    kind: str  # "created", "updated", "deleted"
+    fields: list[str] | None
+    change: dict[str, Any]
+    data: str | None
+
+
+class Store:
+    """The replica's file. Reads run in one snapshot each; writes in one transaction each."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = str(path)
+        self.memory = self.path == ":memory:"
+        if not self.memory:
+            parent = Path(self.path).expanduser().resolve().parent
+            if not parent.is_dir():
+                raise ReplicaError(f"cannot open replica {self.path!r}: no folder {parent}")
+            self.path = str(Path(self.path).expanduser())
+        self._write_lock = threading.RLock()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        try:
+            self._writer = self._connect()
+            with self._writer:
+                self._writer.executescript(_SCHEMA)
+        except sqlite3.DatabaseError as exc:
+            raise ReplicaError(f"cannot open replica {self.path!r}: {exc}") from None
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=30.0
+        )
+        if not self.memory:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+        return conn
+
+    def __repr__(self) -> str:
+        return f"<replica Store {self.path!r}>"
+
+    # -- connections --------------------------------------------------------------------------
+
+    def _reader(self) -> sqlite3.Connection:
+        if self.memory:
+            return self._writer
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = self._connect()
+            conn.execute("PRAGMA query_only=1")
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    @contextlib.contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A connection holding one consistent snapshot of the file for the block."""
+        if self._closed:
+            raise ReplicaError("the replica is closed")
+        if self.memory:
+            with self._write_lock:
+                yield self._writer
+            return
+        conn = self._reader()
+        if conn.in_transaction:  # nested: already inside a snapshot
+            yield conn
+            return
+        conn.execute("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.execute("COMMIT")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (``BEGIN IMMEDIATE``): all of it commits, or none."""
+        if self._closed:
+            raise ReplicaError("the replica is closed")
+        with self._write_lock:
+            conn = self._writer
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            with contextlib.suppress(sqlite3.Error):
+                conn.close()
+        with self._write_lock:
+            self._writer.close()
+
+    # -- identity -----------------------------------------------------------------------------
+
+    def claim(self, app_id: str, userid: str) -> None:
+        """Record the app and user of a new file; refuse a file made for another one."""
+        with self.writing() as conn:
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            if not meta:
+                conn.executemany(
+                    "INSERT INTO meta (key, value) VALUES (?, ?)",
+                    [("schema", SCHEMA_VERSION), ("app_id", app_id), ("userid", userid)],
+                )
+                return
+        if meta.get("schema") != SCHEMA_VERSION:
+            raise ReplicaError(
+                f"replica {self.path!r} has schema {meta.get('schema')!r}; "
+                f"this version reads {SCHEMA_VERSION!r}"
+            )
+        if meta.get("app_id") != app_id or meta.get("userid") != userid:
+            raise ReplicaMismatch(
+                f"replica {self.path!r} holds another app's or user's data "
+                f"(app {meta.get('app_id')!r}); open a file of its own for this one"
+            )
+
+    # -- buckets ------------------------------------------------------------------------------
+
+    def bucket_state(
+        self, conn: sqlite3.Connection, bucket: str
+    ) -> tuple[str | None, float | None]:
+        """A bucket's (cv, indexed_at); (None, None) before its first index."""
+        row = conn.execute(
+            "SELECT cv, indexed_at FROM buckets WHERE name = ?", (bucket,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def set_cv(
+        self, conn: sqlite3.Connection, bucket: str, cv: str, *, indexed: bool = False
+    ) -> None:
+        now = time.time()
+        conn.execute(
+            "INSERT INTO buckets (name, cv, indexed_at, synced_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (name) DO UPDATE SET cv = excluded.cv, synced_at = excluded.synced_at, "
+            "indexed_at = COALESCE(?, buckets.indexed_at)",
+            (bucket, cv, now if indexed else None, now, now if indexed else None),
+        )
+
+    def touch(self, conn: sqlite3.Connection, bucket: str) -> None:
+        conn.execute("UPDATE buckets SET synced_at = ? WHERE name = ?", (time.time(), bucket))
+
+    def status(self) -> dict[str, Any]:
+        """Per bucket: objects, cv, last sync; and the file's size in bytes."""
+        with self.reading() as conn:
+            counts = dict(
+                conn.execute("SELECT bucket, COUNT(*) FROM objects GROUP BY bucket").fetchall()
+            )
+            buckets = {
+                name: {
+                    "objects": counts.get(name, 0),
+                    "cv": cv,
+                    "indexed_at": indexed_at,
+                    "synced_at": synced_at,
+                }
+                for name, cv, indexed_at, synced_at in conn.execute(
+                    "SELECT name, cv, indexed_at, synced_at FROM buckets ORDER BY name"
+                )
+            }
+            meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+        size = 0
+        if not self.memory:
+            for suffix in ("", "-wal"):
+                with contextlib.suppress(OSError):
+                    size += os.path.getsize(self.path + suffix)
+        return {"app_id": meta.get("app_id"), "buckets": buckets, "bytes": size}
+
+    # -- objects ------------------------------------------------------------------------------
+
+    def get(self, conn: sqlite3.Connection, bucket: str, item: str) -> ObjectRow | None:
+        row = conn.execute(
+            "SELECT id, version, data, ghost FROM objects WHERE bucket = ? AND id = ?",
+            (bucket, item),
+        ).fetchone()
+        return None if row is None else ObjectRow(*row)
+
+    def put(
+        self, conn: sqlite3.Connection, bucket: str, item: str, version: int, data: str
+    ) -> None:
+        """Store the server's state of an object as both its ghost and its local state."""
+        conn.execute(
+            "INSERT INTO objects (bucket, id, version, data, ghost) VALUES (?, ?, ?, ?, NULL) "
+            "ON CONFLICT (bucket, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, ghost = NULL",
+            (bucket, item, version, data),
+        )
+
+    def put_many(
+        self, conn: sqlite3.Connection, bucket: str, rows: Iterable[tuple[str, int, str]]
+    ) -> None:
+        conn.executemany(
+            "INSERT INTO objects (bucket, id, version, data, ghost) VALUES (?, ?, ?, ?, NULL) "
+            "ON CONFLICT (bucket, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, ghost = NULL",
+            ((bucket, item, version, data) for item, version, data in rows),
+        )
+
+    def remove(self, conn: sqlite3.Connection, bucket: str, item: str) -> None:
+        conn.execute("DELETE FROM objects WHERE bucket = ? AND id = ?", (bucket, item))
+
+    def ids(self, conn: sqlite3.Connection, bucket: str) -> set[str]:
+        return {r[0] for r in conn.execute("SELECT id FROM objects WHERE bucket = ?", (bucket,))}
+
+    def count(self, conn: sqlite3.Connection, bucket: str) -> int:
+        row = conn.execute("SELECT COUNT(*) FROM objects WHERE bucket = ?", (bucket,)).fetchone()
+        return int(row[0])
+
+    # -- indexes ------------------------------------------------------------------------------
+
+    def ensure_index(self, bucket: str, steps: Sequence[str]) -> str | None:
+        """An expression index on the value at ``steps`` in ``bucket``'s objects; its name."""
+        path = json_path(steps)
+        if path is None:
+            return None
+        name = "ix_" + re.sub(r"[^A-Za-z0-9_]", "_", f"{bucket}__{'__'.join(steps)}")
+        with self.writing() as conn:
+            conn.execute(
+                f'CREATE INDEX IF NOT EXISTS "{name}" ON objects '
+                f"(bucket, json_extract(data, '{path}'))"
+            )
+        return name
+
+    # -- pending signals ----------------------------------------------------------------------
+
+    def add_event(
+        self,
+        conn: sqlite3.Connection,
+        bucket: str,
+        item: str,
+        version: int | None,
+        kind: str,
+        fields: Iterable[str] | None,
+        change: Mapping[str, Any],
+        data: str | None,
+    ) -> None:
+        conn.execute(
+            "INSERT INTO events (bucket, id, version, kind, fields, change, data) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                bucket,
+                item,
+                version,
+                kind,
+                None if fields is None else json.dumps(sorted(fields)),
+                json.dumps(change, separators=(",", ":")),
+                data,
+            ),
+        )
+
+    def events(self, bucket: str, limit: int = 1000) -> list[Event]:
+        """A bucket's oldest pending signals, in the order their versions were applied."""
+        with self.reading() as conn:
+            rows = conn.execute(
+                "SELECT seq, bucket, id, version, kind, fields, change, data FROM events "
+                "WHERE bucket = ? ORDER BY seq LIMIT ?",
+                (bucket, limit),
+            ).fetchall()
+        return [
+            Event(
+                seq,
+                bucket,
+                item,
+                version,
+                kind,
+                None if f is None else json.loads(f),
+                json.loads(change),
+                data,
+            )
+            for seq, bucket, item, version, kind, f, change, data in rows
+        ]
+
+    def done(self, seq: int) -> None:
+        """The signal of event ``seq`` was sent."""
+        with self.writing() as conn:
+            conn.execute("DELETE FROM events WHERE seq = ?", (seq,))

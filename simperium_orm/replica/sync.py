@@ -1,0 +1,267 @@
+"""Pulling one bucket into the replica: a first index, then the change feed, version by version.
+
+The first sync walks the bucket's index with data (1,000 objects a request) and stores each
+page as it comes; the cv it then follows is the index's ``current``, and the changes made
+during the walk are read from there, so nothing written meanwhile is missed. After that only
+``/changes`` since the stored cv is read: each change's diff is applied to the object's ghost
+when the change's ``sv`` is the ghost's version (no read per change); a ghost at another version
+is replaced by the object read at the change's end version (never guessed). A cv the server no
+longer knows (404) re-indexes the bucket and signals what changed since.
+
+Each batch of changes commits in one transaction with the cv it reaches and one pending signal
+per version (the store's ``events``); signals are sent after the commit, and each event row is
+deleted once its signal went out. A crash therefore neither loses a version's signal nor sends
+it twice, except the one whose receivers were running.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from simperium_orm import jsondiff
+from simperium_orm.errors import InvalidDiff, NotFound, ProtocolError
+from simperium_orm.protocol import ZERO_CV
+
+if TYPE_CHECKING:
+    import sqlite3
+
+    from simperium_orm.orm.model import Model
+    from simperium_orm.replica.store import Store
+    from simperium_orm.wire.bucket import Bucket
+
+__all__ = ["BucketSync", "Progress"]
+
+log = logging.getLogger("simperium_orm.replica")
+
+_PAGE = 1000
+_BATCH = 1000
+
+#: ``progress(bucket, objects stored so far, done)`` during an index walk.
+Progress = Callable[[str, int, bool], None]
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+@dataclass
+class Round:
+    """What one round did: changes read, versions applied, and whether more are pending."""
+
+    read: int = 0
+    applied: int = 0
+    more: bool = False
+    indexed: bool = False
+
+
+class BucketSync:
+    """Keeps one model's bucket in the store current with the server."""
+
+    def __init__(
+        self,
+        store: Store,
+        model: type[Model],
+        bucket: Bucket,
+        *,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> None:
+        self.timeout = timeout  # for requests that do not wait (None: as long as needed)
+        self.store = store
+        self.model = model
+        self.name = model.bucket_name()
+        self.bucket = bucket
+        self.progress = progress
+
+    def __repr__(self) -> str:
+        return f"<BucketSync {self.name}>"
+
+    @property
+    def cv(self) -> str | None:
+        with self.store.reading() as conn:
+            return self.store.bucket_state(conn, self.name)[0]
+
+    # -- one round ----------------------------------------------------------------------------
+
+    def round(self, timeout: float | None) -> Round:
+        """Index if never indexed, else read the changes after the cv (waiting up to
+        ``timeout`` seconds for one; ``None``: only those already pending) and apply them."""
+        cv = self.cv
+        if cv is None:
+            self.index(reindex=False)
+            return Round(indexed=True, more=True)
+        try:
+            changes = self.bucket.changes(
+                cv=cv,
+                timeout=timeout if timeout is not None else self.timeout,
+                wait=timeout is not None,
+                batch=_BATCH,
+            )
+        except NotFound:
+            log.warning("%s: the server no longer knows cv %s; indexing again", self.name, cv)
+            self.index(reindex=True)
+            return Round(indexed=True, more=True)
+        if not changes:
+            with self.store.writing() as conn:
+                self.store.touch(conn, self.name)
+            return Round()
+        applied = self.apply(changes)
+        return Round(read=len(changes), applied=applied, more=len(changes) >= _BATCH)
+
+    # -- the index ----------------------------------------------------------------------------
+
+    def index(self, *, reindex: bool) -> None:
+        """Walk the whole index with data; store every object; keep the walk's ``current``.
+
+        Objects kept from before that the walk did not find are removed. On a re-index, each
+        object that is new, changed or gone gets its signal, as a change would have given it.
+        """
+        seen: set[str] = set()
+        mark: str | None = None
+        current: str | None = None
+        stored = 0
+        with self.store.reading() as conn:
+            before = (
+                {
+                    row[0]: row[1]
+                    for row in conn.execute(
+                        "SELECT id, version FROM objects WHERE bucket = ?", (self.name,)
+                    )
+                }
+                if reindex
+                else {}
+            )
+        while True:
+            page = self.bucket.index(data=True, mark=mark, limit=_PAGE)
+            if current is None:
+                found = page.get("current")
+                current = found if isinstance(found, str) and found else None
+            rows = []
+            for entry in page["index"]:
+                item, version = str(entry["id"]), int(entry["v"])
+                seen.add(item)
+                rows.append((item, version, _dumps(entry.get("d") or {})))
+            with self.store.writing() as conn:
+                self.store.put_many(conn, self.name, rows)
+                if reindex:
+                    for item, version, data in rows:
+                        old = before.get(item)
+                        if old is None or old < version:
+                            kind = "created" if old is None else "updated"
+                            change = {"id": item, "o": "M", "ev": version, "reindex": True}
+                            fields = None if old is None else list(json.loads(data))
+                            self.store.add_event(
+                                conn, self.name, item, version, kind, fields, change, data
+                            )
+            stored += len(rows)
+            if self.progress is not None:
+                self.progress(self.name, stored, False)
+            mark = page.get("mark") or None
+            if mark is None or not page["index"]:
+                break
+        with self.store.writing() as conn:
+            for item in self.store.ids(conn, self.name) - seen:
+                self.store.remove(conn, self.name, item)
+                if reindex:
+                    change = {"id": item, "o": "-", "reindex": True}
+                    self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
+            self.store.set_cv(conn, self.name, current or ZERO_CV, indexed=True)
+        if self.progress is not None:
+            self.progress(self.name, stored, True)
+
+    # -- changes ------------------------------------------------------------------------------
+
+    def apply(self, changes: list[dict[str, Any]]) -> int:
+        """Apply a batch of feed changes and move the cv past them, in one transaction."""
+        with self.store.reading() as conn:
+            ghosts = {
+                item: self.store.get(conn, self.name, item)
+                for item in {str(c.get("id")) for c in changes}
+            }
+        fetched = self._fetch_mismatched(changes, ghosts)
+        applied = 0
+        with self.store.writing() as conn:
+            for change in changes:
+                applied += self._apply_one(conn, change, fetched)
+            last = changes[-1].get("cv")
+            if not isinstance(last, str):
+                raise ProtocolError("a change in the feed has no cv")
+            self.store.set_cv(conn, self.name, last)
+        return applied
+
+    def _fetch_mismatched(
+        self, changes: Iterable[dict[str, Any]], ghosts: dict[str, Any]
+    ) -> dict[tuple[str, int], str | None]:
+        """Read the objects whose ghost will not fit a change's ``sv``, at that change's ``ev``."""
+        versions = {
+            item: (row.version if row is not None else None) for item, row in ghosts.items()
+        }
+        fetched: dict[tuple[str, int], str | None] = {}
+        for change in changes:
+            item, ev = str(change.get("id")), change.get("ev")
+            if change.get("o") == "-" or not isinstance(ev, int):
+                versions[item] = None if change.get("o") == "-" else versions.get(item)
+                continue
+            have = versions.get(item)
+            if have is not None and have >= ev:
+                continue
+            sv = change.get("sv")
+            if have == sv or (have is None and sv is None and ev == 1):
+                versions[item] = ev
+                continue
+            fetched[item, ev] = self._read(item, ev)
+            versions[item] = ev
+        return fetched
+
+    def _read(self, item: str, version: int) -> str | None:
+        try:
+            doc = self.bucket.fetch(item, version=version)
+        except NotFound:
+            try:  # that version is no longer kept: the current one covers it
+                doc = self.bucket.fetch(item)
+            except NotFound:
+                return None  # gone: its delete is a later change of the feed
+        return _dumps(doc.data)
+
+    def _apply_one(
+        self,
+        conn: sqlite3.Connection,
+        change: dict[str, Any],
+        fetched: dict[tuple[str, int], str | None],
+    ) -> int:
+        item = str(change.get("id"))
+        row = self.store.get(conn, self.name, item)
+        if change.get("o") == "-":
+            if row is None:
+                return 0
+            self.store.remove(conn, self.name, item)
+            self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
+            return 1
+        ev = change.get("ev")
+        if change.get("o") != "M" or not isinstance(ev, int):
+            return 0  # nothing a mirror keeps (e.g. a bucket-wide EMPTY is followed by deletes)
+        if row is not None and row.version >= ev:
+            return 0  # already here (read by the index or by a fetch)
+        diff = change.get("v")
+        data: str | None
+        if (item, ev) in fetched:
+            data = fetched[item, ev]
+            if data is None:
+                return 0
+        else:
+            base = json.loads(row.ghost_data) if row is not None else {}
+            try:
+                data = _dumps(jsondiff.apply(base, diff if isinstance(diff, dict) else {}))
+            except InvalidDiff:
+                data = self._read(item, ev)
+                if data is None:
+                    return 0
+        self.store.put(conn, self.name, item, ev, data)
+        kind = "created" if row is None else "updated"
+        fields = None if row is None else list(diff) if isinstance(diff, dict) else None
+        self.store.add_event(conn, self.name, item, ev, kind, fields, change, data)
+        return 1
