@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here so that importing this module stays cheap.
     from simperium_orm.cli import data as cli_data
     from simperium_orm.cli import listen as cli_listen
+    from simperium_orm.cli import replica as cli_replica
     from simperium_orm.cli import serve as cli_serve
     from simperium_orm.cli import transfer as cli_transfer
     from simperium_orm.cli.common import Parser
@@ -26,7 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="simperium-orm", description="Tools for apps built on Simperium."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (cli_serve, cli_data, cli_listen, cli_transfer):
+    for module in (cli_serve, cli_data, cli_listen, cli_transfer, cli_replica):
         module.register(commands)
     return parser
 

@@ -119,7 +119,7 @@ class Event:
 class Store:
     """The replica's file. Reads run in one snapshot each; writes in one transaction each."""
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
         self.path = str(path)
         self.memory = self.path == ":memory:"
         if not self.memory:
@@ -127,6 +127,8 @@ class Store:
             if not parent.is_dir():
                 raise ReplicaError(f"cannot open replica {self.path!r}: no folder {parent}")
             self.path = str(Path(self.path).expanduser())
+            if not create and not Path(self.path).is_file():
+                raise ReplicaError(f"no replica file {self.path!r}")
         self._write_lock = threading.RLock()
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
@@ -134,8 +136,13 @@ class Store:
         self._closed = False
         try:
             self._writer = self._connect()
-            with self._writer:
+            if create:
                 self._writer.executescript(_SCHEMA)
+            elif not self._writer.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'meta'"
+            ).fetchone():
+                self._writer.close()
+                raise ReplicaError(f"{self.path!r} is not a replica file")
         except sqlite3.DatabaseError as exc:
             raise ReplicaError(f"cannot open replica {self.path!r}: {exc}") from None
 
