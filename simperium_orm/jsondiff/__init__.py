@@ -322,8 +322,10 @@ def _merge_text(base: str, a: str, b: str, path: str) -> _td.Merge:
 def _transform_text(base: str, a: str, b: str, path: str) -> dict[str, Any] | None:
     """Rebase text delta ``a`` over ``b``: both edits by position (see text.transform)."""
     merge = _merge_text(base, a, b, path)
-    if merge.after_a == merge.after_b or merge.text == merge.after_b:
-        return None  # both made the same change, or a's is in b's already
+    if merge.adds_nothing():
+        # a's edits are in b's text already, for one because both made them. Two deltas that
+        # make one text by different edits (each deletes another "a" of "aa") both apply.
+        return None
     if merge.delta is None:
         return {"o": "r", "v": merge.text}  # a's edits insert a lone surrogate
     return {"o": "d", "v": merge.delta}

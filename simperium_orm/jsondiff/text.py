@@ -4,20 +4,24 @@ A delta is diff-match-patch's ``diff_toDelta`` text: tab-separated tokens ``=n``
 ``-n`` (delete n) and ``+text`` (insert URI-encoded text). Simperium's JavaScript, Java and
 Objective-C clients count ``n`` in UTF-16 code units, so an emoji is 2.
 
-Making a delta runs diff-match-patch on a *units string*: the text re-spelt with one Python
-character per UTF-16 code unit (each astral character becomes its surrogate pair), so the diffs
-are the JavaScript client's. Only the part that changed, and a little around it, is re-spelt.
+Making a delta runs diff-match-patch on the code points of the changed middle of the texts and
+writes each count in UTF-16 units. Applying and merging deltas needs no diff-match-patch: a
+delta is read into *edits* on code-point positions of its base, each deleting a range and
+inserting a text at the range's start. UTF-16 counts map to code points by counting the astral
+characters in between, and only in a text that has any. Two deltas of one base merge edit by
+edit (:func:`transform`), never by fuzzy matching, and never between the halves of a pair.
 
-Applying and merging deltas needs no diff-match-patch. A delta is read into *edits* on code-point
-positions of its base, each deleting a range and inserting a text at the range's start; the
-UTF-16 counts are mapped to code points by counting astral characters, and only when the text has
-any. Two deltas of one base merge edit by edit (:func:`transform`), never by fuzzy matching.
+A *units string* (:func:`to_units`) spells a text with one Python character per UTF-16 code unit;
+it is used only to read a peer's delta whose counts cut a surrogate pair.
 """
 
 from __future__ import annotations
 
+import bisect
+import codecs
+import functools
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from typing import NamedTuple
 from urllib.parse import quote, unquote
 
@@ -40,6 +44,8 @@ _BAD_ESCAPE = re.compile("%(?![0-9A-Fa-f]{2})")
 _URI_SAFE = "!~*'();/?:@&=+$,# "
 # Maps the third byte of a UTF-32 code point (its plane) to 1 for astral planes, 0 for the BMP.
 _ASTRAL_BYTE = bytes([0] + [1] * 255)
+# Code points per block of a text's table of UTF-16 offsets (see _Text).
+_BLOCK = 8192
 # diff_cleanupEfficiency may merge an equality shorter than this into the edits around it.
 _EDIT_COST = 4
 
@@ -74,25 +80,39 @@ def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit of every delta count."""
     if text.isascii():
         return len(text)
-    return _Text(text).units(0, len(text))
+    return _Text(text).size
 
 
 class _Text:
-    """A text with the UTF-16 length of any range of its code points at hand.
+    """A text whose UTF-16 offsets map to code-point offsets.
 
-    A text with no astral character counts the same in both; otherwise one byte per code point
+    A text with no astral character counts the same in both. Otherwise one byte per code point
     (1 for astral) is kept, and a range's astral characters are counted as the set bits of
-    those bytes read as one integer. Both steps run in C, with no Python per character.
+    those bytes read as one integer, in C with no Python per character. The UTF-16 offset of
+    every ``_BLOCK``-th code point is kept too, so finding an offset counts within one block.
     """
 
-    __slots__ = ("_astral", "text")
+    __slots__ = ("_astral", "_blocks", "text")
 
     def __init__(self, text: str) -> None:
         self.text = text
         self._astral: bytes | None = None
-        if not text.isascii() and _ASTRAL.search(text):
-            utf32 = text.encode("utf-32-le", "surrogatepass")
-            self._astral = utf32[2::4].translate(_ASTRAL_BYTE)
+        self._blocks: list[int] = []
+        if text.isascii() or not _ASTRAL.search(text):
+            return
+        astral = text.encode("utf-32-le", "surrogatepass")[2::4].translate(_ASTRAL_BYTE)
+        self._astral = astral
+        offset = 0
+        for start in range(0, len(text), _BLOCK):
+            self._blocks.append(offset)
+            chunk = astral[start : start + _BLOCK]
+            offset += len(chunk) + int.from_bytes(chunk, "little").bit_count()
+        self._blocks.append(offset)
+
+    @property
+    def size(self) -> int:
+        """Length in UTF-16 code units."""
+        return self._blocks[-1] if self._astral is not None else len(self.text)
 
     def units(self, start: int, end: int) -> int:
         """UTF-16 length of ``text[start:end]``."""
@@ -100,30 +120,28 @@ class _Text:
             return max(end - start, 0)
         return end - start + int.from_bytes(self._astral[start:end], "little").bit_count()
 
-    def advance(self, start: int, n: int) -> int:
-        """The code point ``n`` UTF-16 units after ``start``; -1 if that is inside a pair."""
-        size = len(self.text)
-        end = min(start + n, size)
+    def advance(self, start: int, ustart: int, n: int) -> int:
+        """The code point ``n`` UTF-16 units after code point ``start`` (at unit ``ustart``);
+        -1 if that falls between the halves of a surrogate pair."""
+        target = ustart + n
+        if target > self.size:
+            total = self.size
+            raise DeltaError(f"delta runs past the end of the text ({total} UTF-16 code units)")
         if self._astral is None:
-            if start + n > size:
-                raise self._past_end()
-            return end
+            return start + n
+        block = bisect.bisect_right(self._blocks, target) - 1
+        if block * _BLOCK > start:
+            start, ustart = block * _BLOCK, self._blocks[block]
+        want = target - ustart
+        end = min(start + want, len(self.text))
         got = self.units(start, end)
-        while got > n:
+        while got > want:
             # Each character is 1 or 2 units: stepping back (excess + 1) // 2 characters
             # leaves at most one unit short, and only when the next character is astral.
-            back = end - (got - n + 1) // 2
+            back = end - (got - want + 1) // 2
             got -= self.units(back, end)
             end = back
-        if got == n:
-            return end
-        if got == n - 1 and end < size:
-            return -1
-        raise self._past_end()
-
-    def _past_end(self) -> DeltaError:
-        total = self.units(0, len(self.text))
-        return DeltaError(f"delta runs past the end of the text ({total} UTF-16 code units)")
+        return end if got == want else -1
 
 
 # ------------------------------------------------------------------------- making deltas
@@ -178,76 +196,64 @@ def _keep_pairs_whole(diffs: Diffs) -> Diffs:
     return out
 
 
-def unit_diffs(old_units: str, new_units: str) -> Diffs:
-    """Diff two units strings as jsondiff does, with no boundary inside a surrogate pair."""
-    diffs: Diffs = _DMP.diff_main(old_units, new_units)
-    if len(diffs) > 2:
-        _DMP.diff_cleanupEfficiency(diffs)
-    return _keep_pairs_whole(diffs)
-
-
 def _insert_token(text: str) -> str | None:
     """``+text`` URI-encoded as encodeURI does; None for a lone surrogate, which has no UTF-8."""
-    if _SURROGATE.search(text):
-        return None
+    if not text.isascii() and _SURROGATE.search(text):
+        text = from_units(text)  # halves of one pair, split by _keep_pairs_whole, join again
+        if _SURROGATE.search(text):
+            return None
     return "+" + quote(text, safe=_URI_SAFE)
-
-
-def encode(diffs: Diffs) -> str | None:
-    """Write unit diffs as delta text; None if an insert holds a lone surrogate.
-
-    A lone surrogate has no UTF-8 spelling (encodeURI throws on one), so such a change can
-    only travel as the whole new value.
-    """
-    parts = []
-    for op, units in diffs:
-        if op == INSERT:
-            token = _insert_token(from_units(units))
-            if token is None:
-                return None
-            parts.append(token)
-        else:
-            parts.append(("=" if op == EQUAL else "-") + str(len(units)))
-    return "\t".join(parts)
 
 
 def make_delta(old: str, new: str) -> str | None:
     """The delta that turns ``old`` into ``new``: ``""`` when they are one UTF-16 text, None
-    if it cannot be spelt (an inserted lone surrogate).
+    if it cannot be spelt (an inserted lone surrogate has no UTF-8, and encodeURI throws).
 
-    It is the delta diff-match-patch makes of the two whole units strings. Only the middle that
-    differs, with some common text on either side, is re-spelt and diffed: an edit slides only
-    into an equality no longer than itself, and an equality of ``_EDIT_COST`` or more is never
-    merged into its edits, so more common text would change nothing.
+    diff-match-patch diffs code points (an emoji is one character to it) and the counts are
+    then written in UTF-16 units. Only the middle that differs, with some common text on
+    either side, is diffed: an edit slides only into an equality no longer than itself, and an
+    equality of ``_EDIT_COST`` or more is never merged into its edits, so the delta is the one
+    diff-match-patch makes of the whole texts.
     """
     if old == new:
         return ""
     head = _DMP.diff_commonPrefix(old, new)
     tail = _DMP.diff_commonSuffix(old[head:], new[head:])
-    keep = 2 * (max(len(old), len(new)) - head - tail) + _EDIT_COST
+    keep = max(len(old), len(new)) - head - tail + _EDIT_COST
     skip_head, skip_tail = max(0, head - keep), max(0, tail - keep)
-    old_units = to_units(old[skip_head : len(old) - skip_tail])
-    new_units = to_units(new[skip_head : len(new) - skip_tail])
-    if old_units == new_units:
+    old_middle = old[skip_head : len(old) - skip_tail]
+    new_middle = new[skip_head : len(new) - skip_tail]
+    odd = not (old_middle + new_middle).isascii() and _SURROGATE.search(old_middle + new_middle)
+    if odd and to_units(old_middle) == to_units(new_middle):
         return ""  # one UTF-16 text, only split into code points differently
-    body = encode(unit_diffs(old_units, new_units))
-    if body is None:
-        return None
-    if skip_head:
-        body = _keep_more(f"={utf16_len(old[:skip_head])}", body)
+    diffs: Diffs = _DMP.diff_main(old_middle, new_middle)
+    if len(diffs) > 2:
+        _DMP.diff_cleanupEfficiency(diffs)
+    if odd:
+        diffs = _keep_pairs_whole(diffs)  # lone surrogates that are halves of one pair
+    parts = [f"={utf16_len(old[:skip_head])}"] if skip_head else []
+    for op, text in diffs:
+        if op == INSERT:
+            token = _insert_token(text)
+            if token is None:
+                return None
+            parts.append(token)
+        else:
+            parts.append(f"{'=' if op == EQUAL else '-'}{utf16_len(text)}")
     if skip_tail:
-        body = _keep_more(body, f"={utf16_len(old[len(old) - skip_tail :])}")
-    return body
+        parts.append(f"={utf16_len(old[len(old) - skip_tail :])}")
+    return "\t".join(_join_kept(parts))
 
 
-def _keep_more(first: str, second: str) -> str:
-    """Two deltas one after the other, a kept run ending one and starting the other as one."""
-    before, _tab, last = first.rpartition("\t")
-    after = second.split("\t", 1)
-    if last.startswith("=") and after[0].startswith("="):
-        joined = f"={int(last[1:]) + int(after[0][1:])}"
-        return "\t".join([*([before] if before else []), joined, *after[1:]])
-    return f"{first}\t{second}"
+def _join_kept(parts: list[str]) -> list[str]:
+    """The tokens with neighbouring ``=n`` tokens added into one."""
+    out: list[str] = []
+    for part in parts:
+        if out and part[0] == "=" and out[-1][0] == "=":
+            out[-1] = f"={int(out[-1][1:]) + int(part[1:])}"
+        else:
+            out.append(part)
+    return out
 
 
 # ------------------------------------------------------------------------ reading deltas
@@ -255,38 +261,57 @@ def _keep_more(first: str, second: str) -> str:
 
 def check_syntax(delta: str) -> None:
     """Raise DeltaError unless every token of ``delta`` is well formed (lengths unchecked)."""
-    for _kind, _param in _tokens(delta):
-        pass
+    _parse(delta)
 
 
-def _token(token: str) -> tuple[str, str | int]:
-    """A token's kind and its parameter: the inserted text, or the count."""
+def _unescape(param: str) -> str:
+    """The text of an insert token, every %XX escape decoded as UTF-8."""
+    if "%" not in param:
+        return param
+    try:
+        if param.isascii():
+            # As \xXX escapes, codecs decodes them all in C (unquote loops in Python); a
+            # malformed one raises ValueError.
+            doubled = param.replace("\\", "\\\\") if "\\" in param else param
+            escaped = doubled.replace("%", "\\x").encode("ascii")
+            return codecs.escape_decode(escaped)[0].decode("utf-8")
+        if _BAD_ESCAPE.search(param):
+            raise ValueError("malformed")
+        return unquote(param, errors="strict")
+    except UnicodeDecodeError:
+        raise DeltaError(f"inserted text {param!r} is not UTF-8 once unescaped") from None
+    except ValueError:
+        raise DeltaError(f"inserted text {param!r} has a malformed %-escape") from None
+
+
+Token = tuple[str, "str | int", str]  # kind, the inserted text or the count, the token
+
+
+def _token(token: str) -> Token:
+    """A token's kind, its parameter (the inserted text, or the count) and the token itself."""
     kind, param = token[0], token[1:]
     if kind == "+":
-        if _BAD_ESCAPE.search(param):
-            raise DeltaError(f"inserted text {param!r} has a malformed %-escape")
-        try:
-            return kind, unquote(param, errors="strict")
-        except UnicodeDecodeError:
-            raise DeltaError(f"inserted text {param!r} is not UTF-8 once unescaped") from None
+        return kind, _unescape(param), token
     if kind in ("=", "-"):
         if not _COUNT.fullmatch(param):
             raise DeltaError(f"delta token {token!r} needs a non-negative count")
-        return kind, int(param)
+        return kind, int(param), token
     raise DeltaError(f"delta token {token!r} starts with {kind!r}, not '=', '-' or '+'")
 
 
-def _tokens(delta: str) -> Iterator[tuple[str, str | int]]:
-    for token in delta.split("\t"):
-        if token:  # an empty delta, or a trailing tab, as diff-match-patch allows
-            yield _token(token)
+@functools.lru_cache(maxsize=32)
+def _parse(delta: str) -> tuple[Token, ...]:
+    """The tokens of a delta, read once: checking a diff and then applying or merging it
+    reads each delta twice."""
+    # An empty delta, or a trailing tab, as diff-match-patch allows.
+    return tuple(_token(token) for token in delta.split("\t") if token)
 
 
 def decode(base_units: str, delta: str) -> Diffs:
     """Read ``delta`` against the units string it was made from (diff_fromDelta)."""
     diffs: Diffs = []
     pos = 0
-    for kind, param in _tokens(delta):
+    for kind, param, _token_text in _parse(delta):
         if isinstance(param, str):
             diffs.append((INSERT, to_units(param)))
             continue
@@ -310,39 +335,46 @@ class Edit(NamedTuple):
     ustart: int
     uend: int
     inserted: str
+    spelt: str | None  # the insert's tokens as the delta had them; None: to be written
 
 
-def _read(base: _Text, ops: Iterable[tuple[str, str | int]]) -> tuple[list[Edit], int] | None:
+def _edit(start: int, end: int, ustart: int, uend: int, tokens: list[Token]) -> Edit:
+    spelt = None if any(not t[2] for t in tokens) else "\t".join(t[2] for t in tokens)
+    return Edit(start, end, ustart, uend, "".join(str(t[1]) for t in tokens), spelt)
+
+
+def _read(base: _Text, ops: Iterable[Token]) -> tuple[list[Edit], int] | None:
     """The edits of a delta's tokens and the text's UTF-16 length; None if a count ends inside
     a surrogate pair. Each maximal run of tokens other than a non-zero ``=`` is one edit."""
     edits: list[Edit] = []
     pos = upos = 0
     start = ustart = -1
-    inserted: list[str] = []
-    for kind, param in ops:
+    inserts: list[Token] = []
+    for op in ops:
+        kind, param = op[0], op[1]
         if isinstance(param, str):
             if start < 0:
                 start, ustart = pos, upos
-            inserted.append(param)
+            if param:
+                inserts.append(op)
             continue
         if not param:
             continue
-        end = base.advance(pos, param)
+        end = base.advance(pos, upos, param)
         if end < 0:
             return None
         if kind == "-":
             if start < 0:
                 start, ustart = pos, upos
         elif start >= 0:
-            if start < pos or any(inserted):
-                edits.append(Edit(start, pos, ustart, upos, "".join(inserted)))
-            start, inserted = -1, []
+            if start < pos or inserts:
+                edits.append(_edit(start, pos, ustart, upos, inserts))
+            start, inserts = -1, []
         pos, upos = end, upos + param
-    if start >= 0 and (start < pos or any(inserted)):
-        edits.append(Edit(start, pos, ustart, upos, "".join(inserted)))
+    if start >= 0 and (start < pos or inserts):
+        edits.append(_edit(start, pos, ustart, upos, inserts))
     if pos != len(base.text):
-        total = base.units(0, len(base.text))
-        raise DeltaError(f"delta covers {upos} of the text's {total} UTF-16 code units")
+        raise DeltaError(f"delta covers {upos} of the text's {base.size} UTF-16 code units")
     return edits, upos
 
 
@@ -354,12 +386,13 @@ def edits(base: _Text, delta: str) -> tuple[list[Edit], int]:
     unit, and each of its edits grows to the whole characters it cuts: the pair is deleted and
     its kept half inserted again, so the result is the same text.
     """
-    read = _read(base, _tokens(delta))
+    read = _read(base, _parse(delta))
     if read is not None:
         return read
     diffs = _keep_pairs_whole(decode(to_units(base.text), delta))
-    ops = [
-        ("+", from_units(t)) if op == INSERT else ("=" if op == EQUAL else "-", len(t))
+    # The inserts change, so they are written afresh ("" as the token).
+    ops: list[Token] = [
+        ("+", from_units(t), "") if op == INSERT else ("=" if op == EQUAL else "-", len(t), "")
         for op, t in diffs
     ]
     read = _read(base, ops)
@@ -391,13 +424,32 @@ def apply_delta(base: str, delta: str) -> str:
 # ------------------------------------------------------------------------------- merging
 
 
-class Merge(NamedTuple):
-    """Two concurrent deltas of one text, merged."""
+class Merge:
+    """Two concurrent deltas of one text, merged; the merged text is built only if asked for."""
 
-    delta: str | None  # a's edits as a delta of after_b; None if nothing or not spellable
-    text: str  # the merged text: after_b with a's edits, or after_a with b's
-    after_a: str
-    after_b: str
+    __slots__ = ("_b_pieces", "_pieces", "delta")
+
+    def __init__(self, delta: str | None, pieces: list[str], b_pieces: list[str]) -> None:
+        self.delta = delta  # a's edits as a delta of after_b; None if none, or not spellable
+        # The merged text and b's, in pieces; a piece in both is one object in both lists.
+        self._pieces, self._b_pieces = pieces, b_pieces
+
+    @property
+    def text(self) -> str:
+        """The merged text: after_b with a's edits (and after_a with b's)."""
+        return "".join(self._pieces)
+
+    def adds_nothing(self) -> bool:
+        """Whether the merged text is b's text: a's edits are all in it already."""
+        mine, theirs = self._pieces, self._b_pieces
+        head = 0  # pieces both texts begin with, and end with, need no comparing
+        while head < min(len(mine), len(theirs)) and mine[head] is theirs[head]:
+            head += 1
+        tail = 0
+        while tail < min(len(mine), len(theirs)) - head and mine[-1 - tail] is theirs[-1 - tail]:
+            tail += 1
+        mine, theirs = mine[head : len(mine) - tail], theirs[head : len(theirs) - tail]
+        return sum(map(len, mine)) == sum(map(len, theirs)) and "".join(mine) == "".join(theirs)
 
 
 def _order(edit: Edit) -> tuple[bool, str]:
@@ -417,23 +469,15 @@ def transform(base: str, a: str, b: str) -> Merge:
     text = _Text(base)
     a_edits, total = edits(text, a)
     b_edits, _total = edits(text, b)
-    after_a, after_b = _join(base, a_edits), _join(base, b_edits)
     a_at = {edit.start: edit for edit in a_edits}
     b_at = {edit.start: edit for edit in b_edits}
     unit_at = {0: 0, len(base): total}
     for edit in (*a_edits, *b_edits):
         unit_at[edit.start], unit_at[edit.end] = edit.ustart, edit.uend
     points = sorted(unit_at)
-    # a's edits as a delta of after_b: [op, UTF-16 count] to keep or delete, [INSERT, text].
-    ops: list[list[int | str]] = []
+    out = _DeltaWriter()  # a's edits as a delta of after_b
     merged: list[str] = []
-
-    def emit(op: int, value: int | str) -> None:
-        if ops and ops[-1][0] == op:
-            ops[-1][1] += value  # type: ignore[operator]  # int + int, or str + str
-        else:
-            ops.append([op, value])
-
+    b_text: list[str] = []  # after_b
     ia = ib = 0
     for i, point in enumerate(points):
         mine, theirs = a_at.get(point), b_at.get(point)
@@ -442,9 +486,10 @@ def transform(base: str, a: str, b: str) -> Merge:
             del here[0]  # the same text at one place by both: once, as b has it already
         for edit in sorted(here, key=_order):
             if edit is mine:
-                emit(INSERT, edit.inserted)
+                out.insert(edit)
             else:
-                emit(EQUAL, utf16_len(edit.inserted))
+                out.count("=", utf16_len(edit.inserted))
+                b_text.append(edit.inserted)
             merged.append(edit.inserted)
         if i + 1 == len(points):
             break
@@ -455,26 +500,51 @@ def transform(base: str, a: str, b: str) -> Merge:
             ib += 1
         if ib < len(b_edits) and b_edits[ib].start <= point:
             continue  # b deleted it
+        piece = base[point:nxt]
+        b_text.append(piece)
         if ia < len(a_edits) and a_edits[ia].start <= point:
-            emit(DELETE, unit_at[nxt] - unit_at[point])
+            out.count("-", unit_at[nxt] - unit_at[point])
         else:
-            emit(EQUAL, unit_at[nxt] - unit_at[point])
-            merged.append(base[point:nxt])
-    return Merge(_write(ops), "".join(merged), after_a, after_b)
+            out.count("=", unit_at[nxt] - unit_at[point])
+            merged.append(piece)
+    return Merge(out.text(), merged, b_text)
 
 
-def _write(ops: list[list[int | str]]) -> str | None:
-    """Delta text of merged ops; None if they change nothing or insert a lone surrogate."""
-    if all(op == EQUAL for op, _value in ops):
-        return None
-    parts: list[str] = []
-    for op, value in ops:
-        if op == INSERT:
-            assert isinstance(value, str)
-            token = _insert_token(value)
-            if token is None:
-                return None
-            parts.append(token)
-        elif value:
-            parts.append(f"{'=' if op == EQUAL else '-'}{value}")
-    return "\t".join(parts)
+class _DeltaWriter:
+    """Writes delta tokens, adding up neighbouring counts of one kind."""
+
+    __slots__ = ("changes", "counted", "kind", "parts", "spellable")
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+        self.kind, self.counted = "", 0
+        self.changes = False  # anything deleted or inserted
+        self.spellable = True  # False once an insert holds a lone surrogate
+
+    def count(self, kind: str, n: int) -> None:
+        if not n:
+            return
+        if kind != self.kind:
+            self._flush()
+            self.kind = kind
+        self.counted += n
+        self.changes = self.changes or kind == "-"
+
+    def insert(self, edit: Edit) -> None:
+        self._flush()
+        token = edit.spelt if edit.spelt is not None else _insert_token(edit.inserted)
+        if token is None:
+            self.spellable = False
+        else:
+            self.parts.append(token)
+            self.changes = True
+
+    def _flush(self) -> None:
+        if self.kind:
+            self.parts.append(f"{self.kind}{self.counted}")
+        self.kind, self.counted = "", 0
+
+    def text(self) -> str | None:
+        """The delta; None if it changes nothing or cannot be spelt."""
+        self._flush()
+        return "\t".join(self.parts) if self.changes and self.spellable else None

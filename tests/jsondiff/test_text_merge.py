@@ -134,6 +134,14 @@ def test_the_same_insert_by_both_comes_out_once() -> None:
     assert merge_both_ways("ab", "aXbY", "aXb") == ("aXbY", "aXbY")
 
 
+def test_deleting_different_copies_of_repeated_text_deletes_both() -> None:
+    # Each side deleted another "a": the two texts are alike, the edits are not.
+    old = {"t": "aa"}
+    first, second = {"t": {"o": "d", "v": "-1\t=1"}}, {"t": {"o": "d", "v": "=1\t-1"}}
+    assert apply(apply(old, first), transform(second, first, old)) == {"t": ""}
+    assert apply(apply(old, second), transform(first, second, old)) == {"t": ""}
+
+
 def test_both_deleting_one_range_deletes_it_once() -> None:
     assert merge_both_ways("0123456789", "0189", "0123789") == ("0189", "0189")
     assert merge_both_ways("0123456789", "056789", "0123459") == ("059", "059")
