@@ -25,6 +25,7 @@ from simperium_orm.errors import (
     SimperiumError,
     TooLarge,
     TransportError,
+    UnsyncedChanges,
 )
 from simperium_orm.listen.checkpoint import Checkpoint, FileCheckpoint, MemoryCheckpoint, Position
 from simperium_orm.listen.listener import Listener, RemoteEvent
@@ -74,6 +75,7 @@ __all__ = [
     "SimperiumError",
     "TooLarge",
     "TransportError",
+    "UnsyncedChanges",
     "connect",
     "default_client",
     "disconnect",

@@ -22,7 +22,8 @@
     ├── NotConnected              no client given and none set with connect()
     ├── ReplicaError              a replica file that cannot be opened or used as asked
     │   ├── ReplicaMismatch       the file holds another app's or user's data
-    │   └── ReplicaLocked         another process syncs this file
+    │   ├── ReplicaLocked         another process syncs this file
+    │   └── UnsyncedChanges       closed with local changes the server has not acknowledged
     └── BulkError                 some changes of a bulk write failed (.results, .failed)
 
 `error_for_status` is the only place that maps an HTTP status to a class. Messages never
@@ -91,6 +92,18 @@ class ReplicaMismatch(ReplicaError):
 
 class ReplicaLocked(ReplicaError):
     """Another process syncs this replica file; this one may read it but not sync it."""
+
+
+class UnsyncedChanges(ReplicaError):
+    """A replica was closed while local changes were not yet acknowledged by the server.
+
+    ``pending`` lists them; ``close(discard=True)`` closes all the same (a file keeps them
+    for its next sync).
+    """
+
+    def __init__(self, message: str, pending: Sequence[Any] = ()) -> None:
+        super().__init__(message)
+        self.pending = list(pending)
 
 
 class ProtocolError(SimperiumError):

@@ -1,6 +1,7 @@
-"""Blinker signals sent by models, managers and the change listener.
+"""Blinker signals sent by models, managers, the change listener and replicas.
 
-Every signal's sender is the model class (``listener_error``'s is the Listener), so receivers
+Every signal's sender is the model class (``listener_error``'s is the Listener or the
+Replica), so receivers
 usually subscribe per model::
 
     from simperium_orm import signals
@@ -28,6 +29,7 @@ __all__ = [
     "remote_created",
     "remote_deleted",
     "remote_updated",
+    "sync_rejected",
 ]
 
 namespace = Namespace()
@@ -100,5 +102,16 @@ listener_error = namespace.signal(
 
     Keyword arguments: ``error`` (the exception), ``change`` (the raw change dict being
     delivered, or None for a feed failure).
+    """,
+)
+
+sync_rejected = namespace.signal(
+    "sync_rejected",
+    doc="""Sent by a replica (sender: the model) when the server refused a local change, or
+    deleted an object that had local changes; the change is kept aside (``replica.rejected()``)
+    and never sent again.
+
+    Keyword arguments: ``instance`` (the object as it was saved locally; None for a delete),
+    ``id``, ``error`` (a short reason, with the server's status when it answered one).
     """,
 )

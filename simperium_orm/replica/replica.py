@@ -7,19 +7,29 @@ does. Queries through ``Model.objects.using(replica)`` are answered from the fil
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simperium_orm import signals
 from simperium_orm.client import Client, default_client
-from simperium_orm.errors import BadRequest, NotFound, ReplicaError, TransportError
+from simperium_orm.errors import (
+    BadRequest,
+    NotFound,
+    ReplicaError,
+    TransportError,
+    UnsyncedChanges,
+)
 from simperium_orm.orm import state
+from simperium_orm.replica.local import LocalBucket
 from simperium_orm.replica.lock import SyncLock
+from simperium_orm.replica.push import Push
 from simperium_orm.replica.store import Event, Store
 from simperium_orm.replica.sync import BucketSync, Progress
 
@@ -32,6 +42,29 @@ log = logging.getLogger("simperium_orm.replica")
 
 _MAX_BACKOFF = 30.0
 _POLL_TIMEOUT = 25.0
+
+
+@dataclass(frozen=True)
+class Pending:
+    """An object with a local change the server has not acknowledged yet."""
+
+    model: type[Model]
+    id: str
+    deleted: bool  # a delete, not a save
+    instance: Model | None  # the object as saved locally (None for a delete)
+
+
+@dataclass(frozen=True)
+class Rejected:
+    """A local change the server refused (or an object deleted there while edited here)."""
+
+    model: type[Model] | None
+    id: str
+    deleted: bool
+    instance: Model | None  # the object as it was saved locally
+    status: int | None  # the server's error status, when it answered one
+    error: str
+    at: float  # when it was refused (seconds since the epoch)
 
 
 def _identity(client: Client) -> str:
@@ -97,8 +130,15 @@ class Replica:
             )
             for name, model in by_bucket.items()
         }
+        self._pushes = {
+            name: Push(self.store, name, self.client.bucket(name)) for name in by_bucket
+        }
+        self._locals = {
+            name: LocalBucket(self, name, self.client.bucket(name)) for name in by_bucket
+        }
         self._deliver_lock = threading.Lock()
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._threads: list[threading.Thread] = []
 
     def __repr__(self) -> str:
@@ -117,9 +157,14 @@ class Replica:
         """
         self._lock.acquire()
         for sync in self._syncs.values():
-            while sync.round(None).more:
-                self._deliver(sync.name)
+            self._pull(sync)
+            if self._pushes[sync.name].send():
+                self._pull(sync)  # the acknowledgements of what was sent
+
+    def _pull(self, sync: BucketSync) -> None:
+        while sync.round(None).more:
             self._deliver(sync.name)
+        self._deliver(sync.name)
 
     @property
     def cv(self) -> dict[str, str | None]:
@@ -137,11 +182,15 @@ class Replica:
         self._lock.acquire()
         self._stop.clear()
         for sync in self._syncs.values():
-            thread = threading.Thread(
-                target=self._run, args=(sync,), name=f"simperium-replica-{sync.name}", daemon=True
-            )
-            self._threads.append(thread)
-            thread.start()
+            for target, what in ((self._run, "pull"), (self._run_push, "push")):
+                thread = threading.Thread(
+                    target=target,
+                    args=(sync,),
+                    name=f"simperium-replica-{what}-{sync.name}",
+                    daemon=True,
+                )
+                self._threads.append(thread)
+                thread.start()
         return self
 
     def ready(self, timeout: float | None = None) -> bool:
@@ -176,8 +225,21 @@ class Replica:
             thread.join(remaining)
         self._threads = [t for t in self._threads if t.is_alive()]
 
-    def close(self) -> None:
-        """Stop syncing and close the file (objects already read stay usable)."""
+    def close(self, discard: bool = False) -> None:
+        """Stop syncing and close the file (objects already read stay usable).
+
+        Raises :class:`~simperium_orm.UnsyncedChanges` while local changes are pending
+        (call :meth:`flush` first); ``discard=True`` closes all the same: a file keeps them and
+        sends them when it next syncs, a replica in memory loses them.
+        """
+        if not self.store.closed and not discard:
+            pending = self.pending()
+            if pending:
+                raise UnsyncedChanges(
+                    f"{len(pending)} local change(s) not yet acknowledged by the server; "
+                    "flush() first, or close(discard=True)",
+                    pending,
+                )
         if self._threads:
             self.stop()
             self.join()
@@ -190,6 +252,91 @@ class Replica:
     def __exit__(self, *exc: object) -> None:
         self.stop()
         self.join()
+
+    # -- local writes -------------------------------------------------------------------------
+
+    def bucket(self, name: str) -> LocalBucket:
+        """The bucket ``name`` read and written locally (what saved objects write through)."""
+        try:
+            return self._locals[name.lower()]
+        except KeyError:
+            raise ReplicaError(f"this replica does not mirror a bucket {name!r}") from None
+
+    @property
+    def timeout(self) -> float | None:
+        return self.client.timeout
+
+    def wake(self) -> None:
+        """Tell the background push there is something to send."""
+        self._wake.set()
+
+    def has_pending(self, model: type[Model], item: str | None) -> bool:
+        """Whether the object has a local change the server has not acknowledged."""
+        if item is None:
+            return False
+        with self.store.reading() as conn:
+            return self.store.queued(conn, model.bucket_name(), item) is not None
+
+    def pending(self) -> list[Pending]:
+        """The objects with local changes not yet acknowledged, oldest first."""
+        out = []
+        with self.store.reading() as conn:
+            for bucket, item in self.store.pending(conn):
+                model = self.models.get(bucket)
+                if model is None:
+                    continue
+                row = self.store.get(conn, bucket, item)
+                instance = None if row is None else self.load(model, item, row.version, row.data)
+                out.append(Pending(model, item, row is None, instance))
+        return out
+
+    def rejected(self) -> list[Rejected]:
+        """The local changes the server refused (kept, never sent again), oldest first."""
+        out = []
+        for bucket, item, op, data, status, error, at in self.store.rejected():
+            model = self.models.get(bucket)
+            instance = None
+            if model is not None and data is not None:
+                with contextlib.suppress(Exception):
+                    instance = self.load(model, item, 0, data)
+            out.append(Rejected(model, item, op == "-", instance, status, error, at))
+        return out
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send what is pending and wait until the server acknowledged all of it (True), or
+        ``timeout`` seconds passed (False). Without background threads, it syncs by itself."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            if not self.running:
+                try:
+                    self.sync()
+                except TransportError:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        return False
+            else:
+                self.wake()
+            if not self.pending():
+                return True
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            time.sleep(0.01 if self.running else 0.1)
+
+    def _run_push(self, sync: BucketSync) -> None:
+        push, failures = self._pushes[sync.name], 0
+        while not self._stop.is_set():
+            self._wake.wait(0.25)  # other processes' writes are found by looking
+            self._wake.clear()
+            if self._stop.is_set() or sync.cv is None:
+                continue
+            try:
+                push.send()
+                self._deliver(sync.name)
+            except Exception as exc:
+                failures += 1
+                self._report(exc)
+                self._stop.wait(min(_MAX_BACKOFF, 0.1 * 2 ** min(failures, 9)))
+                continue
+            failures = 0
 
     def _run(self, sync: BucketSync) -> None:
         failures = 0
@@ -227,7 +374,13 @@ class Replica:
         if model is None:
             return
         kwargs: dict[str, Any] = {"change": event.change, "userid": None}
-        if event.kind == "deleted":
+        if event.kind == "rejected":
+            signal = signals.sync_rejected
+            kwargs = {"id": event.id, "error": event.change.get("error", "refused")}
+            kwargs["instance"] = (
+                None if event.data is None else self.load(model, event.id, 0, event.data)
+            )
+        elif event.kind == "deleted":
             signal = signals.remote_deleted
             kwargs["id"] = event.id
         else:

@@ -10,7 +10,10 @@ is refused). Tables:
 - ``events``: remote versions applied but not yet signalled, written in the transaction that
   applied them, deleted once their signal was sent (so no version is signalled twice or lost
   across a crash);
-- ``queue``: local changes not yet acknowledged by the server (offline writes).
+- ``queue``: one row per object with local changes the server has not acknowledged: its
+  ccid, whether it is a modification (``M``) or a delete (``-``), and whether it was sent;
+  what it changes is always ``diff(ghost, data)``, computed when it is sent;
+- ``rejected``: local changes the server refused, kept with its error, never retried.
 
 The file is in WAL mode: any number of readers (threads or processes) read while one writer
 commits. Each reader thread has its own connection; writes go through one connection under a
@@ -67,12 +70,20 @@ CREATE TABLE IF NOT EXISTS queue (
     bucket TEXT NOT NULL,
     id TEXT NOT NULL,
     ccid TEXT NOT NULL,
-    sv INTEGER,
     op TEXT NOT NULL,
     sent INTEGER NOT NULL DEFAULT 0,
-    error TEXT,
     created REAL NOT NULL,
     PRIMARY KEY (bucket, id)
+);
+CREATE TABLE IF NOT EXISTS rejected (
+    seq INTEGER PRIMARY KEY,
+    bucket TEXT NOT NULL,
+    id TEXT NOT NULL,
+    op TEXT NOT NULL,
+    data TEXT,
+    status INTEGER,
+    error TEXT NOT NULL,
+    at REAL NOT NULL
 );
 """
 
@@ -100,6 +111,16 @@ class ObjectRow:
     def ghost_data(self) -> str:
         """The server's state at ``version`` (the ghost)."""
         return self.data if self.ghost is None else self.ghost
+
+
+@dataclass(frozen=True)
+class Queued:
+    """A local change waiting for the server's acknowledgement."""
+
+    id: str
+    ccid: str
+    op: str  # "M" or "-"
+    sent: bool
 
 
 @dataclass(frozen=True)
@@ -206,6 +227,10 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def close(self) -> None:
         if self._closed:
             return
@@ -284,11 +309,20 @@ class Store:
                 )
             }
             meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+            pending = dict(
+                conn.execute("SELECT bucket, COUNT(*) FROM queue GROUP BY bucket").fetchall()
+            )
+            rejected = dict(
+                conn.execute("SELECT bucket, COUNT(*) FROM rejected GROUP BY bucket").fetchall()
+            )
         size = 0
         if not self.memory:
             for suffix in ("", "-wal"):
                 with contextlib.suppress(OSError):
                     size += os.path.getsize(self.path + suffix)
+        for name, info in buckets.items():
+            info["pending"] = pending.get(name, 0)
+            info["rejected"] = rejected.get(name, 0)
         return {"app_id": meta.get("app_id"), "buckets": buckets, "bytes": size}
 
     # -- objects ------------------------------------------------------------------------------
@@ -320,6 +354,102 @@ class Store:
             "data = excluded.data, ghost = NULL",
             ((bucket, item, version, data) for item, version, data in rows),
         )
+
+    def put_local(
+        self, conn: sqlite3.Connection, bucket: str, item: str, version: int, data: str, ghost: str
+    ) -> None:
+        """Store a local state that differs from the ghost (``ghost`` at ``version``)."""
+        stored_ghost = None if ghost == data else ghost
+        conn.execute(
+            "INSERT INTO objects (bucket, id, version, data, ghost) VALUES (?, ?, ?, ?, ?) "
+            "ON CONFLICT (bucket, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, ghost = excluded.ghost",
+            (bucket, item, version, data, stored_ghost),
+        )
+
+    # -- the queue of local changes -----------------------------------------------------------
+
+    def queued(self, conn: sqlite3.Connection, bucket: str, item: str) -> Queued | None:
+        row = conn.execute(
+            "SELECT id, ccid, op, sent FROM queue WHERE bucket = ? AND id = ?", (bucket, item)
+        ).fetchone()
+        return None if row is None else Queued(row[0], row[1], row[2], bool(row[3]))
+
+    def enqueue(self, conn: sqlite3.Connection, bucket: str, item: str, op: str, ccid: str) -> None:
+        """Queue a local change; one not yet sent keeps its ccid (the push sends the latest
+        state), one in flight is marked to be sent again after its acknowledgement."""
+        found = self.queued(conn, bucket, item)
+        if found is None:
+            conn.execute(
+                "INSERT INTO queue (bucket, id, ccid, op, sent, created) VALUES (?, ?, ?, ?, 0, ?)",
+                (bucket, item, ccid, op, time.time()),
+            )
+        elif found.sent:
+            conn.execute(
+                "UPDATE queue SET op = ?, sent = 2 WHERE bucket = ? AND id = ?", (op, bucket, item)
+            )
+        else:
+            conn.execute("UPDATE queue SET op = ? WHERE bucket = ? AND id = ?", (op, bucket, item))
+
+    def requeue(self, conn: sqlite3.Connection, bucket: str, item: str, ccid: str) -> None:
+        """Send the object's change again, as a new change (``ccid``)."""
+        conn.execute(
+            "UPDATE queue SET ccid = ?, sent = 0 WHERE bucket = ? AND id = ?", (ccid, bucket, item)
+        )
+
+    def dequeue(self, conn: sqlite3.Connection, bucket: str, item: str) -> None:
+        conn.execute("DELETE FROM queue WHERE bucket = ? AND id = ?", (bucket, item))
+
+    def mark_sent(self, conn: sqlite3.Connection, bucket: str, items: Iterable[str]) -> None:
+        conn.executemany(
+            "UPDATE queue SET sent = 1 WHERE bucket = ? AND id = ? AND sent = 0",
+            ((bucket, item) for item in items),
+        )
+
+    def to_send(
+        self, conn: sqlite3.Connection, bucket: str, limit: int, *, in_flight: bool = False
+    ) -> list[Queued]:
+        """Changes to send: those never sent, and with ``in_flight`` those sent and not yet
+        acknowledged (sent again with the same ccid, after a crash or a failure)."""
+        states = "(0, 1)" if in_flight else "(0)"
+        rows = conn.execute(
+            f"SELECT id, ccid, op, sent FROM queue WHERE bucket = ? AND sent IN {states} "
+            "ORDER BY created LIMIT ?",
+            (bucket, limit),
+        ).fetchall()
+        return [Queued(i, c, o, bool(s)) for i, c, o, s in rows]
+
+    def pending(self, conn: sqlite3.Connection, bucket: str | None = None) -> list[tuple[str, str]]:
+        """(bucket, id) of every object with a local change not yet acknowledged."""
+        if bucket is None:
+            return conn.execute("SELECT bucket, id FROM queue ORDER BY created").fetchall()
+        return conn.execute(
+            "SELECT bucket, id FROM queue WHERE bucket = ? ORDER BY created", (bucket,)
+        ).fetchall()
+
+    def reject(
+        self,
+        conn: sqlite3.Connection,
+        bucket: str,
+        item: str,
+        op: str,
+        data: str | None,
+        status: int | None,
+        error: str,
+    ) -> None:
+        """Keep a refused local change aside and drop it from the queue."""
+        conn.execute(
+            "INSERT INTO rejected (bucket, id, op, data, status, error, at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (bucket, item, op, data, status, error, time.time()),
+        )
+        self.dequeue(conn, bucket, item)
+
+    def rejected(self) -> list[tuple[str, str, str, str | None, int | None, str, float]]:
+        with self.reading() as conn:
+            return conn.execute(
+                "SELECT bucket, id, op, data, status, error, at FROM rejected ORDER BY seq"
+            ).fetchall()
 
     def remove(self, conn: sqlite3.Connection, bucket: str, item: str) -> None:
         conn.execute("DELETE FROM objects WHERE bucket = ? AND id = ?", (bucket, item))

@@ -24,7 +24,8 @@ from typing import TYPE_CHECKING, Any
 
 from simperium_orm import jsondiff
 from simperium_orm.errors import InvalidDiff, NotFound, ProtocolError
-from simperium_orm.protocol import ZERO_CV
+from simperium_orm.protocol import ZERO_CV, new_ccid
+from simperium_orm.replica.store import ObjectRow, Queued
 
 if TYPE_CHECKING:
     import sqlite3
@@ -39,6 +40,7 @@ log = logging.getLogger("simperium_orm.replica")
 
 _PAGE = 1000
 _BATCH = 1000
+DELETED_REMOTELY = "deleted on the server while it had local changes"
 
 #: ``progress(bucket, objects stored so far, done)`` during an index walk.
 Progress = Callable[[str, int, bool], None]
@@ -235,33 +237,91 @@ class BucketSync:
     ) -> int:
         item = str(change.get("id"))
         row = self.store.get(conn, self.name, item)
+        queued = self.store.queued(conn, self.name, item)
+        ours = queued is not None and queued.ccid in (change.get("ccids") or ())
+        mine = ours or change.get("clientid") == self.bucket.clientid
         if change.get("o") == "-":
-            if row is None:
-                return 0
-            self.store.remove(conn, self.name, item)
-            self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
-            return 1
+            return self._deleted(conn, change, item, row, queued, ours, mine)
         ev = change.get("ev")
         if change.get("o") != "M" or not isinstance(ev, int):
             return 0  # nothing a mirror keeps (e.g. a bucket-wide EMPTY is followed by deletes)
         if row is not None and row.version >= ev:
             return 0  # already here (read by the index or by a fetch)
-        diff = change.get("v")
+        if row is None and queued is not None and queued.op == "-":
+            return 0  # deleted here: the delete is on its way and wins
+        diff = change.get("v") if isinstance(change.get("v"), dict) else {}
+        assert isinstance(diff, dict)
+        ghost = row.ghost_data if row is not None else "{}"
         data: str | None
         if (item, ev) in fetched:
             data = fetched[item, ev]
-            if data is None:
-                return 0
         else:
-            base = json.loads(row.ghost_data) if row is not None else {}
             try:
-                data = _dumps(jsondiff.apply(base, diff if isinstance(diff, dict) else {}))
+                data = _dumps(jsondiff.apply(json.loads(ghost), diff))
             except InvalidDiff:
                 data = self._read(item, ev)
-                if data is None:
-                    return 0
-        self.store.put(conn, self.name, item, ev, data)
+        if data is None:
+            return 0
+        if row is None or queued is None or row.ghost is None:
+            self.store.put(conn, self.name, item, ev, data)  # nothing local to keep
+            if queued is not None:
+                self._settle(conn, item, ev, data, data, ours)
+        elif ours:
+            self.store.put_local(conn, self.name, item, ev, row.data, data)
+            self._settle(conn, item, ev, row.data, data, ours)
+        else:  # a remote change under local edits: rebase the edits over it
+            self.store.put_local(conn, self.name, item, ev, self._rebase(row, ghost, data), data)
+        if mine:
+            return 0  # this client's own write: no remote signal
         kind = "created" if row is None else "updated"
-        fields = None if row is None else list(diff) if isinstance(diff, dict) else None
-        self.store.add_event(conn, self.name, item, ev, kind, fields, change, data)
+        self.store.add_event(
+            conn, self.name, item, ev, kind, None if row is None else list(diff), change, data
+        )
+        return 1
+
+    def _rebase(self, row: ObjectRow, ghost: str, data: str) -> str:
+        """The local state with its edits (``ghost`` -> local) moved onto ``data``."""
+        old, new, local = json.loads(ghost), json.loads(data), json.loads(row.data)
+        try:
+            mine = jsondiff.diff(old, local)
+            return _dumps(
+                jsondiff.apply(new, jsondiff.transform(mine, jsondiff.diff(old, new), old))
+            )
+        except InvalidDiff:  # cannot merge: the local edits win key by key, as a save would
+            return _dumps({**new, **{k: local[k] for k in jsondiff.diff(old, local) if k in local}})
+
+    def _settle(
+        self, conn: sqlite3.Connection, item: str, version: int, local: str, ghost: str, ours: bool
+    ) -> None:
+        """After the server took our change (``ours``), or a change that leaves nothing to send:
+        drop the queue row when local equals the ghost, else send what is left as a new change."""
+        if json.loads(local) == json.loads(ghost):
+            self.store.dequeue(conn, self.name, item)
+            self.store.put(conn, self.name, item, version, ghost)
+        elif ours:
+            self.store.requeue(conn, self.name, item, new_ccid())
+
+    def _deleted(
+        self,
+        conn: sqlite3.Connection,
+        change: dict[str, Any],
+        item: str,
+        row: ObjectRow | None,
+        queued: Queued | None,
+        ours: bool,
+        mine: bool,
+    ) -> int:
+        if ours or (queued is not None and queued.op == "-"):
+            self.store.dequeue(conn, self.name, item)  # our delete (or the same wish) is done
+            self.store.remove(conn, self.name, item)
+            return 0
+        if row is None:
+            return 0
+        self.store.remove(conn, self.name, item)
+        if queued is not None:  # deleted on the server while edited here: keep the edits aside
+            self.store.reject(conn, self.name, item, "M", row.data, None, DELETED_REMOTELY)
+            self.store.add_event(conn, self.name, item, None, "rejected", None, change, row.data)
+        if mine:
+            return 0
+        self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
         return 1
