@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import getpass
 import json
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TextIO
 
 from simperium_orm import protocol
-from simperium_orm.client import Client
+from simperium_orm.client import Client, open_client
 from simperium_orm.errors import (
     AuthError,
     HTTPError,
@@ -31,7 +32,6 @@ from simperium_orm.errors import (
     TransportError,
 )
 from simperium_orm.protocol import ENV
-from simperium_orm.wire.auth import Auth
 
 PROG = "simperium-orm"
 
@@ -95,49 +95,55 @@ def _secrets(args: argparse.Namespace) -> list[str]:
     return [v for v in values if v and len(v) >= 4]
 
 
-def _option_or_env(args: argparse.Namespace, name: str) -> str | None:
-    value = getattr(args, name, None)
-    return value or os.environ.get(getattr(ENV, name.upper())) or None
+def option(name: str) -> str:
+    """How a setting is given on the command line: ``app_id`` -> ``--app-id``."""
+    return "--" + name.replace("_", "-")
 
 
 def make_client(args: argparse.Namespace) -> Client:
-    """A :class:`Client` from the options and the environment, signing in when needed."""
-    app_id = _option_or_env(args, "app_id")
-    if not app_id:
-        raise UsageError("no app id: pass --app-id or set SIMPERIUM_APP_ID")
+    """A :class:`Client` from the options and the environment, signing in when needed.
+
+    Who it acts as follows :func:`simperium_orm.protocol.credentials`, as ``so.connect()``
+    does; the hosts follow :func:`simperium_orm.protocol.api_url` and ``auth_url``.
+    """
+    found = protocol.credentials(
+        args.app_id,
+        args.token,
+        api_key=args.api_key,
+        username=args.username,
+        password=args.password,
+    )
+    if found.username and found.api_key and not (found.token or found.password):
+        found = dataclasses.replace(found, password=ask_password(found.username))
+    problem = found.missing(option)
+    if problem:
+        raise UsageError(problem)
+    api_url, auth_url = hosts(args)
     try:
-        api_url = protocol.api_url(args.api_url)
-        auth_url = protocol.auth_url(args.auth_url, api=api_url)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    token = _token(args, app_id, auth_url)
-    client = Client(app_id, token, api_url=api_url, auth_url=auth_url, userid=args.user)
+        client = open_client(found, api_url=api_url, auth_url=auth_url, userid=args.user)
+    except AuthError as exc:
+        raise CommandError(f"sign-in refused for {found.username!r} ({exc})") from None
     _opened.append(client)
     return client
 
 
-def _token(args: argparse.Namespace, app_id: str, auth_url: str) -> str:
-    # Options beat the environment; within one source a token beats signing in.
-    if args.token:
-        return str(args.token)
-    if not (args.username or args.password or args.api_key):
-        env_token = os.environ.get(ENV.TOKEN)
-        if env_token:
-            return env_token
-    api_key = _option_or_env(args, "api_key")
-    username = _option_or_env(args, "username")
-    password = _option_or_env(args, "password")
-    if username and api_key and not password and sys.stdin.isatty():
-        password = getpass.getpass(f"Password for {username}: ")
-    if not (api_key and username and password):
-        raise UsageError(
-            "no credentials: pass --token (or set SIMPERIUM_TOKEN), or --api-key, --username "
-            "and --password (or SIMPERIUM_API_KEY, SIMPERIUM_USERNAME, SIMPERIUM_PASSWORD)"
-        )
+def hosts(args: argparse.Namespace) -> tuple[str, str]:
+    """The data and auth base URLs from ``--api-url``/``--auth-url`` and the environment."""
     try:
-        return Auth(app_id, api_key, auth_url=auth_url).authorize(username, password)
-    except AuthError as exc:
-        raise CommandError(f"sign-in refused for {username!r} ({exc})") from None
+        api_url = protocol.api_url(args.api_url)
+        return api_url, protocol.auth_url(args.auth_url, api=api_url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def ask_password(username: str, *, confirm: bool = False) -> str | None:
+    """The password typed at the terminal, or None when stdin is not one (nothing to ask)."""
+    if not sys.stdin.isatty():
+        return None
+    password = getpass.getpass(f"Password for {username}: ")
+    if confirm and getpass.getpass("Again: ") != password:
+        raise UsageError("the passwords typed do not match")
+    return password or None
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
