@@ -57,29 +57,34 @@ class CommandError(Exception):
     """The command could not do its work (exit status 1); the message is shown as is."""
 
 
-def connection_options() -> argparse.ArgumentParser:
-    """A parent parser with the credential and URL options every data command takes."""
+#: Every connection option: its ``dest`` -> (metavar, help). ``option(dest)`` is its flag.
+OPTIONS: dict[str, tuple[str | None, str]] = {
+    "app_id": ("APP", "app id [SIMPERIUM_APP_ID]"),
+    "token": (None, "a user's access token, or the app's admin key [SIMPERIUM_TOKEN]"),
+    "api_key": ("KEY", "API key used to sign in [SIMPERIUM_API_KEY]"),
+    "username": ("NAME", "user to sign in as [SIMPERIUM_USERNAME]"),
+    "password": ("PW", "that user's password [SIMPERIUM_PASSWORD]"),
+    "api_url": ("URL", "data server [SIMPERIUM_API_URL, SIMPERIUM_APIHOST]"),
+    "auth_url": ("URL", "auth server [SIMPERIUM_AUTH_URL, SIMPERIUM_AUTHHOST]"),
+    "user": ("USERID", "with an admin key: act as this user"),
+}
+
+
+def options(*names: str, **helps: str) -> argparse.ArgumentParser:
+    """A parent parser with these connection options (``helps`` rewords some)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group(
         "connection", "options win over the environment variables named in brackets"
     )
-    group.add_argument("--app-id", metavar="APP", help="app id [SIMPERIUM_APP_ID]")
-    group.add_argument(
-        "--token", help="a user's access token, or the app's admin key [SIMPERIUM_TOKEN]"
-    )
-    group.add_argument(
-        "--api-key", metavar="KEY", help="API key used to sign in [SIMPERIUM_API_KEY]"
-    )
-    group.add_argument("--username", metavar="NAME", help="user to sign in as [SIMPERIUM_USERNAME]")
-    group.add_argument("--password", metavar="PW", help="that user's password [SIMPERIUM_PASSWORD]")
-    group.add_argument(
-        "--api-url", metavar="URL", help="data server [SIMPERIUM_API_URL, SIMPERIUM_APIHOST]"
-    )
-    group.add_argument(
-        "--auth-url", metavar="URL", help="auth server [SIMPERIUM_AUTH_URL, SIMPERIUM_AUTHHOST]"
-    )
-    group.add_argument("--user", metavar="USERID", help="with an admin key: act as this user")
+    for name in names:
+        metavar, text = OPTIONS[name]
+        group.add_argument(option(name), dest=name, metavar=metavar, help=helps.get(name, text))
     return parent
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """A parent parser with the credential and URL options every data command takes."""
+    return options(*OPTIONS)
 
 
 def help_text(func: Command) -> str:

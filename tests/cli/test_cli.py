@@ -273,7 +273,7 @@ def test_the_data_commands_do_not_load_tqdm_until_a_bar_is_drawn() -> None:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for name in ("serve", "get", "set", "delete", "index", "listen", "export", "import"):
+    for name in ("serve", "user", "get", "set", "delete", "index", "listen", "export", "import"):
         assert name in out
 
 
