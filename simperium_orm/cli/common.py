@@ -14,6 +14,7 @@ import functools
 import getpass
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -165,19 +166,28 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
 # Valid raw inside JSON strings, but line breaks to str.splitlines() and to some JSON-lines
 # readers: escaped, so that one value is always one line.
 _LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def emit(value: Any, out: TextIO | None = None, *, flush: bool = True) -> None:
     """Write ``value`` as one line of compact JSON; flushed unless told (streams are live)."""
     out = out or sys.stdout
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    try:
-        out.write(text.translate(_LINE_BREAKS) + "\n")
-    except UnicodeEncodeError:
-        # The output's encoding (or a lone surrogate) cannot carry the text: escape it.
+    # A lone surrogate is never written raw: a "surrogateescape" stream (the POSIX locale)
+    # would write it as a byte that is not UTF-8, and the line would not read back.
+    if _SURROGATE.search(text) or not _written(out, text.translate(_LINE_BREAKS) + "\n"):
+        # The output's encoding cannot carry the text: ASCII with escapes.
         out.write(json.dumps(value, separators=(",", ":")) + "\n")
     if flush:
         out.flush()
+
+
+def _written(out: TextIO, line: str) -> bool:
+    try:
+        out.write(line)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def say(message: str) -> None:
