@@ -95,7 +95,7 @@ def help_text(func: Command) -> str:
 
 def _secrets(args: argparse.Namespace) -> list[str]:
     names = ("token", "api_key", "password")
-    values = [getattr(args, name, None) for name in names]
+    values = [getattr(args, name, None) for name in (*names, "admin_key")]
     values += [os.environ.get(getattr(ENV, name.upper())) for name in names]
     # Very short values would blank out ordinary words of the message.
     return [v for v in values if v and len(v) >= 4]
