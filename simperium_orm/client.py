@@ -51,8 +51,10 @@ class Client:
         if app_id is None or token is None:
             found = protocol.credentials(app_id, token)
             problem = found.missing(sign_in=False)
+            if problem and found.app_id:
+                problem += " (or sign in with simperium_orm.connect(api_key=..., username=...))"
             if problem:
-                raise NotConnected(f"{problem} (simperium_orm.connect() can also sign in)")
+                raise NotConnected(problem)
             app_id, token = found.app_id, found.token
             assert app_id is not None and token is not None
         self.app_id = check_app_id(app_id)

@@ -50,12 +50,18 @@ def test_create_prints_a_working_token_alone_on_stdout(
     assert anonymous("get", "todo", "x").json() == {"a": 1}
 
 
+def created_from_the_environment(cli: CLI, server: SimperiumServer) -> str:
+    """A new user made by ``user create`` with the API key and password in the environment."""
+    cli.env(SIMPERIUM_API_KEY=server.api_key, SIMPERIUM_PASSWORD="env-pw")
+    name = email()
+    assert cli("user", "create", name).code == 0
+    return name
+
+
 def test_the_key_and_password_come_from_the_environment(
     anonymous: CLI, simperium_server: SimperiumServer
 ) -> None:
-    anonymous.env(SIMPERIUM_API_KEY=simperium_server.api_key, SIMPERIUM_PASSWORD="env-pw")
-    name = email()
-    assert anonymous("user", "create", name).code == 0
+    name = created_from_the_environment(anonymous, simperium_server)
     # Signing in with that password works, through the same environment.
     anonymous.env(SIMPERIUM_USERNAME=name)
     assert anonymous("index", "todo").json()["index"] == []
@@ -64,9 +70,7 @@ def test_the_key_and_password_come_from_the_environment(
 def test_an_existing_user_is_one_line_and_status_1(
     anonymous: CLI, simperium_server: SimperiumServer
 ) -> None:
-    anonymous.env(SIMPERIUM_API_KEY=simperium_server.api_key, SIMPERIUM_PASSWORD="pw-12345")
-    name = email()
-    assert anonymous("user", "create", name).code == 0
+    name = created_from_the_environment(anonymous, simperium_server)
     again = anonymous("user", "create", name)
     assert (again.code, again.out) == (1, "")
     assert_one_error_line(again.err, contains=f"the user {name!r} already exists in app 'demo'")
