@@ -7,7 +7,7 @@ from typing import Any
 
 from simperium_orm import protocol
 from simperium_orm.errors import NotConnected
-from simperium_orm.protocol import check_app_id, new_clientid
+from simperium_orm.protocol import Credentials, check_app_id, new_clientid
 from simperium_orm.wire.auth import Auth
 from simperium_orm.wire.bucket import Bucket
 from simperium_orm.wire.transport import (
@@ -18,14 +18,16 @@ from simperium_orm.wire.transport import (
     Transport,
 )
 
-__all__ = ["Client", "connect", "default_client", "disconnect"]
+__all__ = ["Client", "connect", "default_client", "disconnect", "open_client"]
 
 
 class Client:
     """Talks to one Simperium app as one user (or as admin), over one pooled session.
 
     ``token`` is a user's access token, or the app's admin key (then ``userid`` acts as that
-    user). ``api_url``/``auth_url`` default to the environment (``SIMPERIUM_API_URL``,
+    user). Left out, ``app_id`` and ``token`` come from ``SIMPERIUM_APP_ID`` and
+    ``SIMPERIUM_TOKEN`` (by :func:`simperium_orm.protocol.credentials`, the CLI's rule too).
+    ``api_url``/``auth_url`` default to the environment (``SIMPERIUM_API_URL``,
     ``SIMPERIUM_APIHOST``, ...) and then to Simperium's hosts. Safe to share across threads.
     Each client has its own ``clientid`` unless one is passed; the change listener uses it to
     tell this client's own writes from remote ones.
@@ -33,8 +35,8 @@ class Client:
 
     def __init__(
         self,
-        app_id: str,
-        token: str,
+        app_id: str | None = None,
+        token: str | None = None,
         *,
         api_url: str | None = None,
         auth_url: str | None = None,
@@ -46,6 +48,15 @@ class Client:
         max_backoff: float = DEFAULT_MAX_BACKOFF,
         transport: Transport | None = None,
     ) -> None:
+        if app_id is None or token is None:
+            found = protocol.credentials(app_id, token)
+            problem = found.missing(sign_in=False)
+            if problem and found.app_id:
+                problem += " (or sign in with simperium_orm.connect(api_key=..., username=...))"
+            if problem:
+                raise NotConnected(problem)
+            app_id, token = found.app_id, found.token
+            assert app_id is not None and token is not None
         self.app_id = check_app_id(app_id)
         self._token = token
         self.api_url = protocol.api_url(api_url)
@@ -134,12 +145,57 @@ _default: Client | None = None
 _default_lock = threading.Lock()
 
 
-def connect(client: Client | None = None, **client_kwargs: Any) -> Client:
-    """Set the process-wide default client (given, or built from ``Client`` arguments)."""
+def open_client(credentials: Credentials, **client_kwargs: Any) -> Client:
+    """A :class:`Client` acting as ``credentials``: with their token, or with one got by
+    signing in (``/authorize/``) on the client's own auth host.
+
+    :class:`NotConnected` when they are incomplete (nothing is sent), :class:`AuthError` when
+    the sign-in is refused. ``client_kwargs`` are :class:`Client`'s keyword arguments.
+    """
+    problem = credentials.missing()
+    if problem:
+        raise NotConnected(problem)
+    app_id, api_key = credentials.app_id, credentials.api_key
+    username, password = credentials.username, credentials.password
+    if credentials.token:
+        return Client(app_id, credentials.token, **client_kwargs)
+    assert app_id and api_key and username and password
+    # The hosts, pool and timeouts of the client itself; no bucket exists yet to hold a token.
+    client = Client(app_id, "", **client_kwargs)
+    try:
+        client._token = client.auth(api_key).authorize(username, password)
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
+def connect(
+    client: Client | None = None,
+    *,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    **client_kwargs: Any,
+) -> Client:
+    """Set the process-wide default client, and return it.
+
+    Given no ``client``, one is built from :class:`Client`'s arguments and the environment
+    by :func:`simperium_orm.protocol.credentials` (the CLI's rule): ``connect()`` alone reads
+    ``SIMPERIUM_APP_ID`` and ``SIMPERIUM_TOKEN``, or signs in with ``SIMPERIUM_API_KEY``,
+    ``SIMPERIUM_USERNAME`` and ``SIMPERIUM_PASSWORD`` (or these arguments).
+    """
     global _default
     if client is None:
-        client = Client(**client_kwargs)
-    elif client_kwargs:
+        found = protocol.credentials(
+            client_kwargs.pop("app_id", None),
+            client_kwargs.pop("token", None),
+            api_key=api_key,
+            username=username,
+            password=password,
+        )
+        client = open_client(found, **client_kwargs)
+    elif client_kwargs or api_key or username or password:
         raise TypeError("pass either a Client or Client arguments, not both")
     with _default_lock:
         _default = client
@@ -151,7 +207,8 @@ def default_client() -> Client:
     client = _default
     if client is None:
         raise NotConnected(
-            "no Simperium client: call simperium_orm.connect(app_id=..., token=...) "
+            "no Simperium client: call simperium_orm.connect(app_id=..., token=...) (or set "
+            "SIMPERIUM_APP_ID and SIMPERIUM_TOKEN and call simperium_orm.connect()), "
             "or pass one with Model.objects.using(client)"
         )
     return client

@@ -3,7 +3,7 @@
 One home for each: what an object id, bucket name, app id, client or change id and cv look
 like; the zero cv; strict JSON (Python's parser also takes NaN and Infinity, which Simperium
 refuses); new ids; the environment variables that name the hosts and credentials, and how a
-base URL is chosen from them.
+base URL is chosen from them, and who a client acts as.
 """
 
 from __future__ import annotations
@@ -13,7 +13,8 @@ import math
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -30,11 +31,13 @@ __all__ = [
     "MISSING",
     "TOKEN_PATTERN",
     "ZERO_CV",
+    "Credentials",
     "api_url",
     "auth_url",
     "check_app_id",
     "check_bucket_name",
     "check_id",
+    "credentials",
     "loads",
     "new_ccid",
     "new_clientid",
@@ -207,3 +210,85 @@ def _first_url(candidates: tuple[str | None, ...], scheme: str | None, default: 
                 raise ValueError(f"not an http(s) URL or host: {value!r}")
             return value
     return default
+
+
+# -- who a client acts as ---------------------------------------------------------------------
+
+
+def _argument(name: str) -> str:
+    return f"{name}="
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Who a client acts as: an app id, and a token or what signs in for one (``/authorize/``).
+
+    Made by :func:`credentials`. Secrets stay out of the repr.
+    """
+
+    app_id: str | None = None
+    token: str | None = field(default=None, repr=False)
+    api_key: str | None = field(default=None, repr=False)
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+
+    @property
+    def signs_in(self) -> bool:
+        """No token, but an API key, a username and a password to get one with."""
+        return not self.token and bool(self.api_key and self.username and self.password)
+
+    def missing(
+        self, spell: Callable[[str], str] = _argument, *, sign_in: bool = True
+    ) -> str | None:
+        """Why these credentials cannot make a client, or None when they can.
+
+        ``spell(name)`` writes how a setting is given (``app_id=`` in Python, ``--app-id`` on
+        the command line); without ``sign_in`` only a token will do.
+        """
+        if not self.app_id:
+            return f"no app id: pass {spell('app_id')} or set {ENV.APP_ID}"
+        if self.token or (sign_in and self.signs_in):
+            return None
+        token = f"pass {spell('token')} or set {ENV.TOKEN}"
+        if not sign_in:
+            return f"no token: {token}"
+        sign_in_names = ", ".join(spell(name) for name in ("api_key", "username"))
+        return (
+            f"no credentials: {token}, or pass {sign_in_names} and {spell('password')} "
+            f"(or set {ENV.API_KEY}, {ENV.USERNAME} and {ENV.PASSWORD}) to sign in"
+        )
+
+
+def credentials(
+    app_id: str | None = None,
+    token: str | None = None,
+    *,
+    api_key: str | None = None,
+    username: str | None = None,
+    password: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Credentials:
+    """The one rule for who a client acts as; the library and the CLI both follow it.
+
+    Each argument wins over its environment variable (``SIMPERIUM_APP_ID``,
+    ``SIMPERIUM_TOKEN``, ``SIMPERIUM_API_KEY``, ``SIMPERIUM_USERNAME``,
+    ``SIMPERIUM_PASSWORD``); an empty value counts as unset. A token beats signing in, except
+    that sign-in arguments (any of ``api_key``, ``username``, ``password``) beat a token that
+    only the environment gives: what the caller passed always decides.
+    """
+    env = os.environ if environ is None else environ
+
+    def pick(value: str | None, name: str) -> str | None:
+        return value or env.get(name) or None
+
+    app = pick(app_id, ENV.APP_ID)
+    if token:
+        return Credentials(app, token=token)
+    if not (api_key or username or password) and env.get(ENV.TOKEN):
+        return Credentials(app, token=env[ENV.TOKEN])
+    return Credentials(
+        app,
+        api_key=pick(api_key, ENV.API_KEY),
+        username=pick(username, ENV.USERNAME),
+        password=pick(password, ENV.PASSWORD),
+    )

@@ -16,6 +16,7 @@ EXPECTED_KWARGS = {
     "remote_updated": ["instance", "changed_fields", "change", "userid"],
     "remote_deleted": ["id", "change", "userid"],
     "listener_error": ["error", "change"],
+    "sync_rejected": ["instance", "id", "error"],
 }
 
 

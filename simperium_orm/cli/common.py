@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import functools
 import getpass
 import json
 import os
+import re
 import signal
 import sys
 import threading
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, NoReturn, TextIO
 
 from simperium_orm import protocol
-from simperium_orm.client import Client
+from simperium_orm.client import Client, open_client
 from simperium_orm.errors import (
     AuthError,
     HTTPError,
@@ -31,7 +33,6 @@ from simperium_orm.errors import (
     TransportError,
 )
 from simperium_orm.protocol import ENV
-from simperium_orm.wire.auth import Auth
 
 PROG = "simperium-orm"
 
@@ -57,29 +58,34 @@ class CommandError(Exception):
     """The command could not do its work (exit status 1); the message is shown as is."""
 
 
-def connection_options() -> argparse.ArgumentParser:
-    """A parent parser with the credential and URL options every data command takes."""
+#: Every connection option: its ``dest`` -> (metavar, help). ``option(dest)`` is its flag.
+OPTIONS: dict[str, tuple[str | None, str]] = {
+    "app_id": ("APP", "app id [SIMPERIUM_APP_ID]"),
+    "token": (None, "a user's access token, or the app's admin key [SIMPERIUM_TOKEN]"),
+    "api_key": ("KEY", "API key used to sign in [SIMPERIUM_API_KEY]"),
+    "username": ("NAME", "user to sign in as [SIMPERIUM_USERNAME]"),
+    "password": ("PW", "that user's password [SIMPERIUM_PASSWORD]"),
+    "api_url": ("URL", "data server [SIMPERIUM_API_URL, SIMPERIUM_APIHOST]"),
+    "auth_url": ("URL", "auth server [SIMPERIUM_AUTH_URL, SIMPERIUM_AUTHHOST]"),
+    "user": ("USERID", "with an admin key: act as this user"),
+}
+
+
+def options(*names: str, **helps: str) -> argparse.ArgumentParser:
+    """A parent parser with these connection options (``helps`` rewords some)."""
     parent = argparse.ArgumentParser(add_help=False)
     group = parent.add_argument_group(
         "connection", "options win over the environment variables named in brackets"
     )
-    group.add_argument("--app-id", metavar="APP", help="app id [SIMPERIUM_APP_ID]")
-    group.add_argument(
-        "--token", help="a user's access token, or the app's admin key [SIMPERIUM_TOKEN]"
-    )
-    group.add_argument(
-        "--api-key", metavar="KEY", help="API key used to sign in [SIMPERIUM_API_KEY]"
-    )
-    group.add_argument("--username", metavar="NAME", help="user to sign in as [SIMPERIUM_USERNAME]")
-    group.add_argument("--password", metavar="PW", help="that user's password [SIMPERIUM_PASSWORD]")
-    group.add_argument(
-        "--api-url", metavar="URL", help="data server [SIMPERIUM_API_URL, SIMPERIUM_APIHOST]"
-    )
-    group.add_argument(
-        "--auth-url", metavar="URL", help="auth server [SIMPERIUM_AUTH_URL, SIMPERIUM_AUTHHOST]"
-    )
-    group.add_argument("--user", metavar="USERID", help="with an admin key: act as this user")
+    for name in names:
+        metavar, text = OPTIONS[name]
+        group.add_argument(option(name), dest=name, metavar=metavar, help=helps.get(name, text))
     return parent
+
+
+def connection_options() -> argparse.ArgumentParser:
+    """A parent parser with the credential and URL options every data command takes."""
+    return options(*OPTIONS)
 
 
 def help_text(func: Command) -> str:
@@ -89,55 +95,61 @@ def help_text(func: Command) -> str:
 
 def _secrets(args: argparse.Namespace) -> list[str]:
     names = ("token", "api_key", "password")
-    values = [getattr(args, name, None) for name in names]
+    values = [getattr(args, name, None) for name in (*names, "admin_key")]
     values += [os.environ.get(getattr(ENV, name.upper())) for name in names]
     # Very short values would blank out ordinary words of the message.
     return [v for v in values if v and len(v) >= 4]
 
 
-def _option_or_env(args: argparse.Namespace, name: str) -> str | None:
-    value = getattr(args, name, None)
-    return value or os.environ.get(getattr(ENV, name.upper())) or None
+def option(name: str) -> str:
+    """How a setting is given on the command line: ``app_id`` -> ``--app-id``."""
+    return "--" + name.replace("_", "-")
 
 
 def make_client(args: argparse.Namespace) -> Client:
-    """A :class:`Client` from the options and the environment, signing in when needed."""
-    app_id = _option_or_env(args, "app_id")
-    if not app_id:
-        raise UsageError("no app id: pass --app-id or set SIMPERIUM_APP_ID")
+    """A :class:`Client` from the options and the environment, signing in when needed.
+
+    Who it acts as follows :func:`simperium_orm.protocol.credentials`, as ``so.connect()``
+    does; the hosts follow :func:`simperium_orm.protocol.api_url` and ``auth_url``.
+    """
+    found = protocol.credentials(
+        args.app_id,
+        args.token,
+        api_key=args.api_key,
+        username=args.username,
+        password=args.password,
+    )
+    if found.username and found.api_key and not (found.token or found.password):
+        found = dataclasses.replace(found, password=ask_password(found.username))
+    problem = found.missing(option)
+    if problem:
+        raise UsageError(problem)
+    api_url, auth_url = hosts(args)
     try:
-        api_url = protocol.api_url(args.api_url)
-        auth_url = protocol.auth_url(args.auth_url, api=api_url)
-    except ValueError as exc:
-        raise UsageError(str(exc)) from None
-    token = _token(args, app_id, auth_url)
-    client = Client(app_id, token, api_url=api_url, auth_url=auth_url, userid=args.user)
+        client = open_client(found, api_url=api_url, auth_url=auth_url, userid=args.user)
+    except AuthError as exc:
+        raise CommandError(f"sign-in refused for {found.username!r} ({exc})") from None
     _opened.append(client)
     return client
 
 
-def _token(args: argparse.Namespace, app_id: str, auth_url: str) -> str:
-    # Options beat the environment; within one source a token beats signing in.
-    if args.token:
-        return str(args.token)
-    if not (args.username or args.password or args.api_key):
-        env_token = os.environ.get(ENV.TOKEN)
-        if env_token:
-            return env_token
-    api_key = _option_or_env(args, "api_key")
-    username = _option_or_env(args, "username")
-    password = _option_or_env(args, "password")
-    if username and api_key and not password and sys.stdin.isatty():
-        password = getpass.getpass(f"Password for {username}: ")
-    if not (api_key and username and password):
-        raise UsageError(
-            "no credentials: pass --token (or set SIMPERIUM_TOKEN), or --api-key, --username "
-            "and --password (or SIMPERIUM_API_KEY, SIMPERIUM_USERNAME, SIMPERIUM_PASSWORD)"
-        )
+def hosts(args: argparse.Namespace) -> tuple[str, str]:
+    """The data and auth base URLs from ``--api-url``/``--auth-url`` and the environment."""
     try:
-        return Auth(app_id, api_key, auth_url=auth_url).authorize(username, password)
-    except AuthError as exc:
-        raise CommandError(f"sign-in refused for {username!r} ({exc})") from None
+        api_url = protocol.api_url(args.api_url)
+        return api_url, protocol.auth_url(args.auth_url, api=api_url)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def ask_password(username: str, *, confirm: bool = False) -> str | None:
+    """The password typed at the terminal, or None when stdin is not one (nothing to ask)."""
+    if not sys.stdin.isatty():
+        return None
+    password = getpass.getpass(f"Password for {username}: ")
+    if confirm and getpass.getpass("Again: ") != password:
+        raise UsageError("the passwords typed do not match")
+    return password or None
 
 
 def parse_json_object(text: str, what: str) -> dict[str, Any]:
@@ -154,19 +166,28 @@ def parse_json_object(text: str, what: str) -> dict[str, Any]:
 # Valid raw inside JSON strings, but line breaks to str.splitlines() and to some JSON-lines
 # readers: escaped, so that one value is always one line.
 _LINE_BREAKS = str.maketrans({c: f"\\u{ord(c):04x}" for c in "\x85\u2028\u2029"})
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def emit(value: Any, out: TextIO | None = None, *, flush: bool = True) -> None:
     """Write ``value`` as one line of compact JSON; flushed unless told (streams are live)."""
     out = out or sys.stdout
     text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    try:
-        out.write(text.translate(_LINE_BREAKS) + "\n")
-    except UnicodeEncodeError:
-        # The output's encoding (or a lone surrogate) cannot carry the text: escape it.
+    # A lone surrogate is never written raw: a "surrogateescape" stream (the POSIX locale)
+    # would write it as a byte that is not UTF-8, and the line would not read back.
+    if _SURROGATE.search(text) or not _written(out, text.translate(_LINE_BREAKS) + "\n"):
+        # The output's encoding cannot carry the text: ASCII with escapes.
         out.write(json.dumps(value, separators=(",", ":")) + "\n")
     if flush:
         out.flush()
+
+
+def _written(out: TextIO, line: str) -> bool:
+    try:
+        out.write(line)
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def say(message: str) -> None:

@@ -11,6 +11,7 @@ time (the server answers 412, "empty change"): a whole import can be re-run safe
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +27,12 @@ RESEND_WITH_DATA = frozenset({405, 417, 440})
 #: 412: the object already holds this data. 409: this very change was applied by an earlier
 #: attempt of the same request (the transport retries with the same ccids).
 ALREADY_DONE = frozenset({409, 412})
+
+
+#: How input is decoded: a byte that is not UTF-8 becomes a lone surrogate U+DC80-U+DCFF,
+#: which no UTF-8 text can hold, so :func:`parse` finds it and fails that line alone.
+UNDECODED = "surrogateescape"
+_UNDECODED_BYTE = re.compile("[\udc80-\udcff]")
 
 
 @dataclass(frozen=True)
@@ -66,6 +73,10 @@ class Tally:
 
 def parse(number: int, text: str) -> Line | Failure:
     """Read one input line; a :class:`Failure` says what is wrong with it."""
+    undecoded = _UNDECODED_BYTE.search(text)
+    if undecoded:
+        byte = ord(undecoded.group()) - 0xDC00
+        return Failure(number, None, f"not UTF-8 (byte 0x{byte:02x} at column {undecoded.end()})")
     try:
         value = protocol.loads(text)
     except (ValueError, RecursionError) as exc:
@@ -188,4 +199,4 @@ def _whole(line: Line) -> dict[str, Any]:
     return {**_create(line), "d": line.data}
 
 
-__all__ = ["Failure", "Importer", "Line", "Tally", "numbered", "parse"]
+__all__ = ["UNDECODED", "Failure", "Importer", "Line", "Tally", "numbered", "parse"]

@@ -21,13 +21,14 @@ def build_parser() -> argparse.ArgumentParser:
     from simperium_orm.cli import replica as cli_replica
     from simperium_orm.cli import serve as cli_serve
     from simperium_orm.cli import transfer as cli_transfer
+    from simperium_orm.cli import user as cli_user
     from simperium_orm.cli.common import Parser
 
     parser: argparse.ArgumentParser = Parser(
         prog="simperium-orm", description="Tools for apps built on Simperium."
     )
     commands = parser.add_subparsers(title="commands", metavar="COMMAND")
-    for module in (cli_serve, cli_data, cli_listen, cli_transfer, cli_replica):
+    for module in (cli_serve, cli_user, cli_data, cli_listen, cli_transfer, cli_replica):
         module.register(commands)
     return parser
 

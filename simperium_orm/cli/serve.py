@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import argparse
 import logging
-import sys
+import os
+import sqlite3
+
+from simperium_orm.cli.common import CommandError, Interrupted, UsageError, command
 
 __all__ = ["cmd_serve", "register"]
 
 
+@command
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the local Simperium server in the foreground until Ctrl-C or SIGTERM."""
     try:
         from simperium_orm.server.config import ServerConfig
         from simperium_orm.server.runner import serve
     except ImportError as exc:
-        print(
+        raise UsageError(
             f"the server needs starlette and uvicorn ({exc.name} is missing): "
-            "pip install 'simperium-orm[server]'",
-            file=sys.stderr,
-        )
-        return 2
+            "pip install 'simperium-orm[server]'"
+        ) from None
     try:
         config = ServerConfig(
             app_id=args.app_id,
@@ -31,8 +33,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             max_object_size=args.max_object_size,
         )
     except ValueError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        raise UsageError(str(exc)) from None
     logging.basicConfig(level=args.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
 
     def announce(url: str) -> None:
@@ -48,14 +49,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
             access_log=args.log_level in ("info", "debug"),
         )
     except OSError as exc:
-        print(
-            f"error: cannot listen on {args.host}:{args.port}: {exc.strerror or exc}",
-            file=sys.stderr,
-        )
-        return 1
-    except KeyboardInterrupt:  # Ctrl-C before the server installed its handlers
+        raise CommandError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
+    except sqlite3.Error as exc:
+        raise CommandError(database_problem(args.db, exc)) from None
+    except (KeyboardInterrupt, Interrupted):  # before the server installed its own handlers
         pass
     return 0
+
+
+def database_problem(path: str, exc: sqlite3.Error) -> str:
+    """Why SQLite would not open ``path``, in words that point at the fix."""
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        why = "it is a directory"
+    elif not os.path.isdir(folder):
+        why = f"there is no directory {folder!r}"
+    else:
+        why = str(exc)  # "file is not a database", "attempt to write a readonly database", ...
+    return f"cannot use {path!r} as the database: {why}"
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

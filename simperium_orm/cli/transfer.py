@@ -26,7 +26,7 @@ from simperium_orm.cli.common import (
     say,
 )
 from simperium_orm.cli.data import pages, positive_int
-from simperium_orm.cli.importer import Importer, Tally, numbered
+from simperium_orm.cli.importer import UNDECODED, Importer, Tally, numbered
 from simperium_orm.errors import ProtocolError, SimperiumError
 
 
@@ -72,12 +72,14 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _input(path: str) -> Iterator[TextIO]:
-    # Read UTF-8 whatever the locale says: export wrote UTF-8.
+    # Read UTF-8 whatever the locale says: export wrote UTF-8. A byte that is not UTF-8 is
+    # kept as an escape (surrogateescape), so its line fails alone (importer.parse) and the
+    # rest goes on.
     if path != "-":
-        with open(path, encoding="utf-8") as stream:
+        with open(path, encoding="utf-8", errors=UNDECODED) as stream:
             yield stream
     elif hasattr(sys.stdin, "buffer"):
-        wrapper = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8")
+        wrapper = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors=UNDECODED)
         try:
             yield wrapper
         finally:

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from simperium_orm.errors import NotFound
 from simperium_orm.protocol import check_id, new_ccid
 from simperium_orm.wire.bucket import Document
 
 if TYPE_CHECKING:
-    from simperium_orm.replica.replica import Replica
+    from simperium_orm.replica.store import Store
     from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["LocalBucket"]
@@ -32,10 +32,18 @@ def _dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+class Owner(Protocol):
+    """What a local bucket needs of its replica: the file, and a way to wake the push."""
+
+    store: Store
+
+    def wake(self) -> None: ...
+
+
 class LocalBucket:
     """One bucket of a replica, read and written locally."""
 
-    def __init__(self, replica: Replica, name: str, server: Bucket) -> None:
+    def __init__(self, replica: Owner, name: str, server: Bucket) -> None:
         self.replica = replica
         self.name = name
         self.server = server  # for versions the file does not keep (history)

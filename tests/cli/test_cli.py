@@ -14,7 +14,7 @@ import pytest
 
 from simperium_orm.cli import common as cli_common
 from simperium_orm.cli import main
-from simperium_orm.cli.importer import Failure, Line, numbered, parse
+from simperium_orm.cli.importer import UNDECODED, Failure, Line, numbered, parse
 from simperium_orm.cli.transfer import progress
 
 SECRET = "s3cret-token-0123456789abcdef"
@@ -210,6 +210,15 @@ def test_emit_falls_back_to_ascii_escapes() -> None:
     assert json.loads(out.read()) == {"t": "crème \ud800"}
 
 
+def test_emit_never_writes_a_lone_surrogate_raw() -> None:
+    # A POSIX-locale stdout would write U+DC80 as the byte 0x80: not UTF-8, unreadable.
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="utf-8", errors="surrogateescape")
+    cli_common.emit({"t": "a\udc80b", "ok": "crème"}, out)
+    line = raw.getvalue().decode("utf-8")  # strict: valid UTF-8
+    assert json.loads(line) == {"t": "a\udc80b", "ok": "crème"}
+
+
 def test_emit_keeps_one_value_on_one_line() -> None:
     out = io.StringIO()
     cli_common.emit({"t": "a\u2028b\x85c\u2029d\ne"}, out)
@@ -231,6 +240,9 @@ def test_parse_import_lines() -> None:
     assert parse(5, '{"id": 5, "d": {}}') == Failure(5, None, 'no "id" string')
     assert parse(6, '{"id": "a b", "d": {}}') == Failure(6, "a b", "invalid id")
     assert parse(7, '{"id": "a", "d": [1]}') == Failure(7, "a", 'no "d" object')
+    # A byte that is not UTF-8, as reading with errors=UNDECODED leaves it.
+    undecoded = b'{"id": "a", "d": {"t": "caf\xe9"}}'.decode("utf-8", UNDECODED)
+    assert parse(9, undecoded) == Failure(9, None, "not UTF-8 (byte 0xe9 at column 28)")
 
 
 def test_numbered_skips_blank_lines_a_bom_and_the_first_n() -> None:
@@ -273,7 +285,7 @@ def test_the_data_commands_do_not_load_tqdm_until_a_bar_is_drawn() -> None:
 def test_help_lists_every_command(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run(capsys, "--help")
     assert code == 0
-    for name in ("serve", "get", "set", "delete", "index", "listen", "export", "import"):
+    for name in ("serve", "user", "get", "set", "delete", "index", "listen", "export", "import"):
         assert name in out
 
 

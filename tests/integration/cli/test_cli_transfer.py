@@ -248,3 +248,49 @@ def test_real_process_interrupted_then_resumed(user: User, client: Client, tmp_p
     assert resumed.returncode == 0, resumed.stderr
     assert f"imported {1000 - done} objects" in resumed.stderr
     assert change_count(bucket) == 1000
+
+
+NOT_UTF8 = b"\n".join(
+    [
+        b'{"id": "ok1", "d": {"t": "caf\xc3\xa9"}}',  # UTF-8
+        b'{"id": "latin1", "d": {"t": "caf\xe9"}}',  # Latin-1: not UTF-8
+        b'{"id": "ok2", "d": {"n": 2}}',
+        b'{"id": "cut", "d": {"t": "\xe2\x82"}}',  # a character cut short
+        b'{"id": "ok3", "d": {"n": 3}}',
+    ]
+)
+
+
+def check_not_utf8_import(code: int, out: str, err: str, client: Client) -> None:
+    assert code == 1
+    assert [json.loads(line) for line in out.splitlines()] == [
+        {"line": 2, "id": None, "error": "not UTF-8 (byte 0xe9 at column 33)"},
+        {"line": 4, "id": None, "error": "not UTF-8 (byte 0xe2 at column 27)"},
+    ]
+    assert_one_error_line(err, contains="2 of 5 objects were not imported into 'todo': line 2")
+    assert by_id(client.bucket("todo").index(data=True)["index"]) == {
+        "ok1": {"t": "café"},
+        "ok2": {"n": 2},
+        "ok3": {"n": 3},
+    }
+
+
+def test_a_line_that_is_not_utf8_fails_alone(cli: CLI, client: Client, tmp_path: Path) -> None:
+    path = tmp_path / "mixed.jsonl"
+    path.write_bytes(NOT_UTF8)
+    result = cli("import", "todo", str(path))
+    check_not_utf8_import(result.code, result.out, result.err, client)
+
+
+def test_a_line_that_is_not_utf8_fails_alone_on_stdin_of_a_real_process(
+    user: User, client: Client
+) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "simperium_orm", "import", "todo"],
+        input=NOT_UTF8,
+        env=subprocess_env(user.env()),
+        capture_output=True,
+        timeout=60,
+        check=False,
+    )
+    check_not_utf8_import(done.returncode, done.stdout.decode(), done.stderr.decode(), client)
