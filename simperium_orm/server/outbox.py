@@ -44,7 +44,8 @@ class Outbox:
     def close(self, code: int, reason: str) -> None:
         """Close the socket with ``code`` once the messages queued before are sent."""
         if self._close is None:
-            self._close = (code, reason[:120])  # a close reason has at most 123 bytes
+            # A close reason has at most 123 bytes.
+            self._close = (code, reason.encode()[:120].decode(errors="ignore"))
             self._ready.set()
 
     async def room(self) -> None:

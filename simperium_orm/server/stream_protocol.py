@@ -80,9 +80,9 @@ class Command:
 
 
 def _shown(text: str) -> str:
-    """A short, printable excerpt of client input for a close reason."""
-    cut = text[:24]
-    return repr(cut) + ("..." if len(text) > len(cut) else "")
+    """A short ASCII excerpt of client input for a close reason (at most 123 bytes)."""
+    shown = ascii(text[:20])
+    return shown if len(shown) <= 40 and len(text) <= 20 else shown[:37] + "..."
 
 
 def parse_frame(text: str) -> Heartbeat | Ignored | Command:
