@@ -70,7 +70,7 @@ def test_a_quick_run_of_every_benchmark_writes_results_chart_and_table(tmp_path:
     assert run.returncode == 0, run.stdout + run.stderr
     results = json.loads(outputs["results"].read_text())
     benches = {row["bench"] for row in results["results"]}
-    assert benches == {"orm", "server", "listener"}
+    assert benches == {"orm", "server", "listener", "stream"}
     assert all(isinstance(row["value"], float) for row in results["results"])
     assert results["machine"]["cores"] and results["machine"]["python"]
     assert outputs["chart"].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
