@@ -277,21 +277,22 @@ class StreamChannel:
             ws.close()
 
 
-def _json_list(text: str) -> list[dict[str, Any]]:
+def _json(text: str, kind: type, what: str) -> Any:
+    """A stream answer's JSON, which must be a ``kind``."""
     try:
         value = json.loads(text)
     except ValueError:
-        raise ProtocolError("a c: message that is not JSON") from None
-    if not isinstance(value, list):
-        raise ProtocolError("a c: message that is not a list")
-    return [change for change in value if isinstance(change, dict) and "error" not in change]
+        value = None
+    if not isinstance(value, kind):
+        raise ProtocolError(f"{what} that is not a JSON {kind.__name__}")
+    return value
+
+
+def _json_list(text: str) -> list[dict[str, Any]]:
+    changes = _json(text, list, "a c: message")
+    return [change for change in changes if isinstance(change, dict) and "error" not in change]
 
 
 def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ProtocolError("a stream answer that is not JSON") from None
-    if not isinstance(value, dict):
-        raise ProtocolError("a stream answer that is not a JSON object")
+    value: dict[str, Any] = _json(text, dict, "a stream answer")
     return value

@@ -246,14 +246,10 @@ def entity(channel: int, request: str, data: str | None) -> str:
     return f"{channel}:e:{request}\n{body}"
 
 
-def refusal(item: Any, clientid: str, code: int, ccid: Any = None) -> dict[str, Any]:
-    """A refused change as clients read it: ``error`` is a number (node compares with ===)."""
-    return {
-        "id": item if isinstance(item, str) else None,
-        "clientid": clientid,
-        "ccids": [ccid] if isinstance(ccid, str) else [],
-        "error": code,
-    }
+def refusal(clientid: str, code: int) -> dict[str, Any]:
+    """A message refused whole (no change of it could be read): ``error`` is a number, as
+    in the writer's refusals of single changes (node compares codes with ===)."""
+    return {"id": None, "clientid": clientid, "ccids": [], "error": code}
 
 
 def change_errors(channel: int, errors: list[dict[str, Any]]) -> str:

@@ -154,7 +154,7 @@ class Session:
                 limit = self.state.config.max_bulk_changes
                 raise sp.Refused(413, f"more than {limit} changes in one message")
         except sp.Refused as exc:
-            refused = sp.refusal(None, clientid, exc.code)
+            refused = sp.refusal(clientid, exc.code)
             self.outbox.put(sp.change_errors(channel.number, [refused]))
             return
         for start in range(0, len(entries), _CHUNK):
