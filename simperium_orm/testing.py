@@ -111,6 +111,12 @@ class SimperiumServer:
             raise RuntimeError("the server is not running: call start() or use it in a with block")
         return self._running.url
 
+    @property
+    def stream_url(self) -> str:
+        """The websocket URL of Simperium's streaming protocol on the same port, e.g.
+        ``ws://127.0.0.1:54321/sock/1/demo/websocket``."""
+        return f"ws{self.url.removeprefix('http')}/sock/1/{self.app_id}/websocket"
+
     # -- users and clients -------------------------------------------------------------------
 
     def create_account(

@@ -1,4 +1,4 @@
-"""The Starlette application of the local Simperium server (auth and data on one port)."""
+"""The Starlette app of the local Simperium server: auth, data and streaming on one port."""
 
 from __future__ import annotations
 
@@ -9,13 +9,18 @@ from simperium_orm.server.config import ServerConfig
 from simperium_orm.server.data_routes import DataRoutes
 from simperium_orm.server.http import EXCEPTION_HANDLERS
 from simperium_orm.server.state import State
+from simperium_orm.server.stream_routes import StreamRoutes
 
 
 def build_app(config: ServerConfig, state: State | None = None) -> Starlette:
-    """The ASGI app; ``app.state.simperium`` is its :class:`State`."""
+    """The ASGI app (HTTP and websocket); ``app.state.simperium`` is its :class:`State`."""
     state = state or State(config)
 
-    routes = [*AuthRoutes(state).routes(), *DataRoutes(state).routes()]
+    routes = [
+        *AuthRoutes(state).routes(),
+        *DataRoutes(state).routes(),
+        *StreamRoutes(state).routes(),
+    ]
     app = Starlette(routes=routes, exception_handlers=EXCEPTION_HANDLERS)
     app.state.simperium = state
     return app

@@ -23,6 +23,7 @@ from simperium_orm.server.http import (
     raw_json,
     read_body,
 )
+from simperium_orm.server.index_pages import InvalidMark, read_page
 from simperium_orm.server.state import State
 from simperium_orm.server.store import ChangeRow
 
@@ -179,28 +180,13 @@ class DataRoutes:
         since = request.query_params.get("since") or None
         if since is not None and not CV_PATTERN.fullmatch(since):
             raise Problem(400, "since must be a cv")
-        head = self.store.head_cv(userid, bucket)
-        snapshot, upto = head, None
-        if mark is not None:
-            # A mark is the position of the next object, then the head when paging began.
-            if not (
-                CV_PATTERN.fullmatch(mark[:24])
-                and (len(mark) == 24 or CV_PATTERN.fullmatch(mark[24:]))
-            ):
-                raise Problem(400, "invalid mark")
-            upto, snapshot = mark[:24], (mark[24:] or head)
-        page = self.store.index_page(
-            userid, bucket, snapshot=snapshot, upto=upto, since=since, limit=limit
-        )
-        # Ids are plain ASCII (checked on write) and data is stored as JSON: splice, not encode.
-        if data:
-            entries = [f'{{"id":"{i}","v":{v},"d":{d}}}' for _, i, v, d in page[:limit]]
-        else:
-            entries = [f'{{"id":"{i}","v":{v}}}' for _, i, v, _ in page[:limit]]
-        text = f'{{"current":"{snapshot}","index":[{",".join(entries)}]'
-        if len(page) > limit:
-            text += f',"mark":"{page[limit][0]}{snapshot}"'
-        return raw_json(text + "}")
+        try:
+            page = read_page(
+                self.store, userid, bucket, data=data, mark=mark, since=since, limit=limit
+            )
+        except InvalidMark:
+            raise Problem(400, "invalid mark") from None
+        return raw_json(page.text)
 
     # -- change feeds -----------------------------------------------------------------------
 

@@ -122,7 +122,11 @@ def make_server(
     uv_config = uvicorn.Config(
         build_app(config, state),
         http=HTTP_PARSER,
-        ws="none",
+        # Simperium's streaming protocol over the websockets library (the server extra).
+        # Compression is off: on a local socket it costs time and saves nothing.
+        ws="websockets-sansio",
+        ws_max_size=config.max_body_size,
+        ws_per_message_deflate=False,
         loop="asyncio",
         lifespan="off",
         log_config=None,

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 
-from starlette.requests import Request
+from starlette.requests import HTTPConnection
 
 from simperium_orm.server.auth import Keys
 from simperium_orm.server.changes import Writer
@@ -29,18 +29,29 @@ class State:
         self.wakeups = Wakeups()
         self._app_id = config.app_id.lower()
 
-    def is_app(self, request: Request) -> bool:
+    def is_app(self, request: HTTPConnection) -> bool:
         """Whether the path names this server's app (app ids ignore case)."""
-        return str(request.path_params.get("app", "")).lower() == self._app_id
+        return self.is_app_id(str(request.path_params.get("app", "")))
 
-    def check_app(self, request: Request) -> None:
+    def is_app_id(self, app_id: str) -> bool:
+        return app_id.lower() == self._app_id
+
+    def check_app(self, request: HTTPConnection) -> None:
         if not self.is_app(request):
             raise Problem(401, "unknown app id")
 
     def notify(self, userid: str, bucket: str) -> None:
-        """Wake the long-polls of this user's bucket and of the bucket's ``/all`` feed."""
+        """Wake the long-polls and websocket channels of this user's bucket, and the
+        bucket's ``/all`` feeds."""
         keys: tuple[Hashable, ...] = (("user", userid, bucket), ("bucket", bucket))
         self.wakeups.notify(keys)
+
+    def subscribe(self, userid: str, bucket: str, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` after every write to this user's bucket (a websocket channel)."""
+        self.wakeups.subscribe(("user", userid, bucket), wake)
+
+    def unsubscribe(self, userid: str, bucket: str, wake: Callable[[], None]) -> None:
+        self.wakeups.unsubscribe(("user", userid, bucket), wake)
 
     def close(self) -> None:
         self.wakeups.close()

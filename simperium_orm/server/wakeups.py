@@ -1,9 +1,10 @@
-"""Long-poll wake-ups: one asyncio event per watched change log, set when it grows."""
+"""Wake-ups: one asyncio event per watched change log, set when it grows, and standing
+subscriptions (websocket channels) called back on every write."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Hashable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 
@@ -12,12 +13,15 @@ class Wakeups:
 
     Keys name logs: ``("user", userid, bucket)`` for one user's bucket, ``("bucket", bucket)``
     for every user's. A writer calls :meth:`notify` with the keys of the logs it appended to;
-    everyone waiting on them wakes at once. Used only from the event loop's thread.
+    everyone waiting on them wakes at once. A websocket channel instead stays subscribed to
+    its log (:meth:`subscribe`): its callback runs on every write, however many there are.
+    Used only from the event loop's thread.
     """
 
     def __init__(self) -> None:
         self._events: dict[Hashable, asyncio.Event] = {}
         self._waiting: dict[Hashable, int] = {}
+        self._subscribers: dict[Hashable, set[Callable[[], None]]] = {}
         self.closed = False
 
     def event(self, key: Hashable) -> asyncio.Event:
@@ -62,12 +66,25 @@ class Wakeups:
                     del self._events[key]  # nobody is watching this log any more
         return waiter in done and not self.closed
 
+    def subscribe(self, key: Hashable, wake: Callable[[], None]) -> None:
+        """Call ``wake()`` after every write to ``key``'s log until :meth:`unsubscribe`."""
+        self._subscribers.setdefault(key, set()).add(wake)
+
+    def unsubscribe(self, key: Hashable, wake: Callable[[], None]) -> None:
+        subscribers = self._subscribers.get(key)
+        if subscribers is not None:
+            subscribers.discard(wake)
+            if not subscribers:
+                del self._subscribers[key]
+
     def notify(self, keys: Iterable[Hashable]) -> None:
-        """Wake every request waiting on one of ``keys``."""
+        """Wake every request waiting on one of ``keys`` and call their subscribers."""
         for key in keys:
             event = self._events.pop(key, None)
             if event is not None:
                 event.set()
+            for wake in tuple(self._subscribers.get(key, ())):
+                wake()
 
     def close(self) -> None:
         """Wake every waiter for good (server shutdown): they answer ``[]`` at once."""
