@@ -103,10 +103,13 @@ class Push:
         row = store.get(conn, self.name, item)
         data = None if row is None else row.data
         status = code if isinstance(code, int) else None
-        store.reject(conn, self.name, item, change["o"], data, status, f"refused with {code}")
+        error = f"refused with {code}"
+        store.reject(conn, self.name, item, change["o"], data, status, error)
         if row is not None:
             if row.version == 0:
                 store.remove(conn, self.name, item)  # never on the server
             else:
                 store.put(conn, self.name, item, row.version, row.ghost_data)
-        store.add_event(conn, self.name, item, None, "rejected", None, change, data)
+        store.add_event(
+            conn, self.name, item, None, "rejected", None, {**change, "error": error}, data
+        )

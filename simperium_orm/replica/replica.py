@@ -112,7 +112,8 @@ class Replica:
         self.poll_timeout = poll_timeout
         self.store = Store(path)
         try:
-            self.store.claim(self.client.app_id, _identity(self.client))
+            self._claimed = False
+            self._claim(offline_ok=True)
             for model in models:
                 for steps in _index_paths(model):
                     self.store.ensure_index(model.bucket_name(), steps)
@@ -145,6 +146,20 @@ class Replica:
         names = ", ".join(m.__name__ for m in self.models.values())
         return f"<Replica {self.store.path!r} ({names})>"
 
+    def _claim(self, *, offline_ok: bool = False) -> None:
+        """Record (or check) the file's app and user. Offline, a file may be opened and written
+        locally; nothing is sent or read from the server before the check has passed."""
+        if self._claimed:
+            return
+        try:
+            userid = _identity(self.client)
+        except TransportError:
+            if offline_ok:
+                return
+            raise
+        self.store.claim(self.client.app_id, userid)
+        self._claimed = True
+
     # -- syncing ------------------------------------------------------------------------------
 
     def sync(self) -> None:
@@ -156,6 +171,7 @@ class Replica:
         this file.
         """
         self._lock.acquire()
+        self._claim()
         for sync in self._syncs.values():
             self._pull(sync)
             if self._pushes[sync.name].send():
@@ -326,7 +342,7 @@ class Replica:
         while not self._stop.is_set():
             self._wake.wait(0.25)  # other processes' writes are found by looking
             self._wake.clear()
-            if self._stop.is_set() or sync.cv is None:
+            if self._stop.is_set() or sync.cv is None or not self._claimed:
                 continue
             try:
                 push.send()
@@ -342,6 +358,7 @@ class Replica:
         failures = 0
         while not self._stop.is_set():
             try:
+                self._claim()
                 self._deliver(sync.name)
                 done = sync.round(None if sync.cv is None else self.poll_timeout)
                 self._deliver(sync.name)
@@ -415,9 +432,15 @@ class Replica:
     # -- objects ------------------------------------------------------------------------------
 
     def load(self, model: type[Model], item: str, version: int, data: str | None) -> Any:
-        """An object of ``model`` from its stored JSON, bound to this replica's client."""
+        """An object of ``model`` from its stored JSON, bound to this replica: its saves,
+        deletes and refreshes go through the replica."""
         entry = {"id": item, "v": version, "d": json.loads(data or "{}")}
-        return next(state.load(model, [entry], self.client))
+        return next(state.load(model, [entry], self.source))
+
+    @property
+    def source(self) -> Any:
+        """What objects read from this replica remember as their client: the replica."""
+        return self
 
     def model_for(self, model: type[Model]) -> type[Model]:
         name = model.bucket_name()

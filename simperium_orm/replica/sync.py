@@ -148,7 +148,11 @@ class BucketSync:
                 seen.add(item)
                 rows.append((item, version, _dumps(entry.get("d") or {})))
             with self.store.writing() as conn:
-                self.store.put_many(conn, self.name, rows)
+                local = {i for _, i in self.store.pending(conn, self.name)}
+                self.store.put_many(conn, self.name, [r for r in rows if r[0] not in local])
+                for item, version, data in rows:
+                    if item in local:
+                        self._keep_local(conn, item, version, data)
                 if reindex:
                     for item, version, data in rows:
                         old = before.get(item)
@@ -167,13 +171,36 @@ class BucketSync:
                 break
         with self.store.writing() as conn:
             for item in self.store.ids(conn, self.name) - seen:
+                row = self.store.get(conn, self.name, item)
+                queued = self.store.queued(conn, self.name, item)
+                if row is not None and row.version == 0 and queued is not None:
+                    continue  # made here and not sent yet: the server cannot know it
                 self.store.remove(conn, self.name, item)
+                if row is not None and queued is not None:  # deleted there, edited here
+                    self.store.reject(conn, self.name, item, "M", row.data, None, DELETED_REMOTELY)
+                    change = {"id": item, "o": "-", "reindex": True, "error": DELETED_REMOTELY}
+                    self.store.add_event(
+                        conn, self.name, item, None, "rejected", None, change, row.data
+                    )
                 if reindex:
                     change = {"id": item, "o": "-", "reindex": True}
                     self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
             self.store.set_cv(conn, self.name, current or ZERO_CV, indexed=True)
         if self.progress is not None:
             self.progress(self.name, stored, True)
+
+    def _keep_local(self, conn: sqlite3.Connection, item: str, version: int, data: str) -> None:
+        """Store the server's state of an object with local changes: they are rebased onto it
+        (a local delete stays a delete); never is the server's state taken for a local edit."""
+        queued = self.store.queued(conn, self.name, item)
+        row = self.store.get(conn, self.name, item)
+        if queued is None or queued.op == "-" or row is None:
+            return
+        if row.version >= version and row.ghost is not None:
+            return  # nothing newer than the ghost we have
+        local = data if row.ghost is None else self._rebase(row, row.ghost_data, data)
+        self.store.put_local(conn, self.name, item, version, local, data)
+        self._settle(conn, item, version, local, data, ours=False)
 
     # -- changes ------------------------------------------------------------------------------
 
@@ -320,7 +347,8 @@ class BucketSync:
         self.store.remove(conn, self.name, item)
         if queued is not None:  # deleted on the server while edited here: keep the edits aside
             self.store.reject(conn, self.name, item, "M", row.data, None, DELETED_REMOTELY)
-            self.store.add_event(conn, self.name, item, None, "rejected", None, change, row.data)
+            rejected = {**change, "error": DELETED_REMOTELY}
+            self.store.add_event(conn, self.name, item, None, "rejected", None, rejected, row.data)
         if mine:
             return 0
         self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
