@@ -315,12 +315,15 @@ class Writer:
         clientid: str | None,
     ) -> Applied:
         """Rebase ``d`` (a diff of version ``base``) onto the head and commit it."""
-        if base < row.version and d:
+        rebased = base < row.version and bool(d)
+        if rebased:
             d = self._rebase(userid, bucket, row, base, base_data, d)
         if jsondiff.is_empty(d):
             raise ChangeError(412, "empty change, object was not modified", row.version)
         assert row.data is not None
         new = _apply(_load(row.data), d)
+        if rebased:
+            d = _lists_whole(d, new)
         return self.commit(
             userid,
             bucket,
@@ -405,6 +408,20 @@ def _load(text: str) -> JSONDict:
     value = json.loads(text)
     assert isinstance(value, dict)
     return value
+
+
+def _lists_whole(d: JSONDict, new: JSONDict) -> JSONDict:
+    """``d`` with every list diff sent as the list it made, as clients send lists: a rebase
+    makes list diffs, and node-simperium applies a list diff's "+" as a replacement."""
+    out: JSONDict = {}
+    for key, op in d.items():
+        if op["o"] == "L":
+            out[key] = {"o": "r", "v": new[key]}
+        elif op["o"] == "O":
+            out[key] = {"o": "O", "v": _lists_whole(op["v"], new[key])}
+        else:
+            out[key] = op
+    return out
 
 
 def _apply(data: JSONDict, d: Any) -> JSONDict:

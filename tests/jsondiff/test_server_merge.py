@@ -30,11 +30,17 @@ def expected_merge(first: dict[str, Any], second: dict[str, Any]) -> dict[str, A
 def test_bulk_list_appends_merge_like_transform(simperium_client: Client) -> None:
     bucket = simperium_client.bucket("lists")
     bucket.post("x", BASE)
+    results = []
     for change in (APPEND_C, APPEND_D):
         (result,) = bucket.bulk_post([{"id": "x", "o": "M", "sv": 1, "v": change}])
         assert "error" not in result, result
+        results.append(result)
     assert expected_merge(APPEND_C, APPEND_D) == {"l": ["a", "b", "d", "c"], "t": "x"}
     assert bucket.get("x") == expected_merge(APPEND_C, APPEND_D)
+    # The merged change goes out with the list whole, as clients send lists: node-simperium
+    # would apply the list diff {"2": +"d"} to ["a", "b", "c"] as a replacement of "c".
+    assert results[0]["v"] == APPEND_C  # not rebased: as it was sent
+    assert results[1]["v"] == {"l": {"o": "r", "v": ["a", "b", "d", "c"]}}
 
 
 def test_bulk_list_appends_in_one_request_merge_like_transform(simperium_client: Client) -> None:
@@ -53,6 +59,21 @@ def test_stale_posts_of_whole_lists_merge_like_transform(simperium_client: Clien
     bucket.post("x", second, version=1)
     as_diffs = diff(BASE, first, list_diff=True), diff(BASE, second, list_diff=True)
     assert bucket.get("x") == expected_merge(*as_diffs) == {"l": ["a", "b", "d", "c"], "t": "x"}
+    feed = [change["v"] for change in bucket.changes(wait=False) if change["id"] == "x"]
+    assert feed[-1] == {"l": {"o": "r", "v": ["a", "b", "d", "c"]}}
+    assert all(op["o"] != "L" for change in feed for op in change.values())
+
+
+def test_a_merged_list_inside_an_object_goes_out_whole(simperium_client: Client) -> None:
+    bucket = simperium_client.bucket("lists")
+    bucket.post("x", {"o": {"l": [1, 2], "n": 1}})
+    bucket.post("x", {"o": {"l": [1, 2, 3], "n": 1}}, version=1)
+    doc = bucket.write("x", {"o": {"l": [0, 1, 2], "n": 2}}, version=1)
+    assert doc.data == {"o": {"l": [0, 1, 2, 3], "n": 2}}
+    (last,) = [c for c in bucket.changes(wait=False) if c["id"] == "x"][-1:]
+    assert last["v"] == {
+        "o": {"o": "O", "v": {"l": {"o": "r", "v": [0, 1, 2, 3]}, "n": {"o": "r", "v": 2}}}
+    }
 
 
 def test_stale_text_edits_merge_exactly_on_both_endpoints(simperium_client: Client) -> None:
