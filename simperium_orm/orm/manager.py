@@ -47,8 +47,11 @@ class Manager(Generic[M]):
         """The client this manager talks through; ``NotConnected`` when there is none."""
         return self._client or default_client()
 
-    def using(self, client: Client) -> Manager[M]:
-        """The same manager through another client (another user, app or server)."""
+    def using(self, client: Client | Any) -> Manager[M]:
+        """The same manager through another client (another user, app or server), or through
+        a :class:`~simperium_orm.Replica` (answered from its file)."""
+        if hasattr(client, "manager_for"):
+            return client.manager_for(self.model)  # type: ignore[no-any-return]
         return Manager(self.model, client)
 
     # -- single objects -----------------------------------------------------------------------

@@ -70,10 +70,20 @@ class Model(BaseModel):
     __bucket__: ClassVar[str] = ""
     __wire_keys__: ClassVar[dict[str, str] | None] = None  # wire key -> field name
     __page_validator__: ClassVar[TypeAdapter[Any] | None] = None  # list[cls], built on first use
+    __indexes__: ClassVar[tuple[str, ...]] = ()  # fields a replica indexes
 
-    def __init_subclass__(cls, *, bucket: str | None = None, **kwargs: Any) -> None:
-        """Check the field names and the bucket name; give the class its own DoesNotExist."""
+    def __init_subclass__(
+        cls, *, bucket: str | None = None, indexes: Iterable[str] = (), **kwargs: Any
+    ) -> None:
+        """Check the field names and the bucket name; give the class its own DoesNotExist.
+
+        ``indexes`` names the fields (``a__b`` paths allowed) a replica indexes in SQLite.
+        """
         super().__init_subclass__(**kwargs)
+        names = (indexes,) if isinstance(indexes, str) else tuple(indexes)
+        if not all(isinstance(n, str) and n for n in names):
+            raise TypeError(f"{cls.__name__}: indexes names fields, e.g. indexes=('title',)")
+        cls.__indexes__ = names or getattr(cls, "__indexes__", ())
         for name in _own_annotations(cls):
             if name in _RESERVED:
                 hint = (

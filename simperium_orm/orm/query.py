@@ -71,6 +71,7 @@ class QuerySet(Generic[M]):
         self.model = model
         self._client = client
         self._where: Predicate | None = None
+        self._filters: tuple[Q, ...] = ()  # what _where was compiled from
         self._order: tuple[tuple[FieldPath, bool], ...] = ()
         self._start = 0
         self._stop: int | None = None
@@ -107,17 +108,20 @@ class QuerySet(Generic[M]):
         Lookups are checked now: an unknown field or lookup raises ``InvalidLookup``.
         Filtering runs in the client over the index pages (Simperium has no query API).
         """
-        return self._and(compile_q(self.model, Q(*args, **lookups)), "filter")
+        q = Q(*args, **lookups)
+        return self._and(compile_q(self.model, q), "filter", q)
 
     def exclude(self, *args: Q, **lookups: Any) -> QuerySet[M]:
         """Drop the objects matching all of the lookups (``NOT (a AND b)``)."""
-        return self._and(compile_q(self.model, ~Q(*args, **lookups)), "exclude")
+        q = ~Q(*args, **lookups)
+        return self._and(compile_q(self.model, q), "exclude", q)
 
-    def _and(self, pred: Predicate, action: str) -> QuerySet[M]:
+    def _and(self, pred: Predicate, action: str, q: Q) -> QuerySet[M]:
         self._check_unsliced(action)
         new = self._clone()
         old = self._where
         new._where = pred if old is None else (lambda obj: old(obj) and pred(obj))
+        new._filters = (*self._filters, q)
         return new
 
     def order_by(self, *fields: str) -> QuerySet[M]:
@@ -136,10 +140,14 @@ class QuerySet(Generic[M]):
         new._order = tuple(order)
         return new
 
-    def using(self, client: Client) -> QuerySet[M]:
-        """The same query through another client (another user or app)."""
-        new = self._clone()
-        new._client = client
+    def using(self, client: Client | Any) -> QuerySet[M]:
+        """The same query through another client (another user or app), or a replica."""
+        if hasattr(client, "queryset_for"):
+            return client.queryset_for(self)  # type: ignore[no-any-return]
+        new: QuerySet[M] = QuerySet(self.model, client)
+        new.__dict__.update(
+            {k: v for k, v in self.__dict__.items() if k not in ("_client", "_replica")}
+        )
         return new
 
     @overload

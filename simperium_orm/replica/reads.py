@@ -80,9 +80,12 @@ def select(
     qs: Sequence[Q],
     where: Predicate | None,
     client: Client | None,
+    *,
+    after: int = 0,
 ) -> Iterator[tuple[int, M]]:
-    """(rowid, object) of every object matching ``qs`` (and ``where``), in stored order."""
-    found = rows(store, model, qs)
+    """(rowid, object) of every object matching ``qs`` (and ``where``) stored after the
+    position ``after``, in stored order."""
+    found = rows(store, model, qs, after=after)
     for start in range(0, len(found), _CHUNK):
         chunk = found[start : start + _CHUNK]
         for (rowid, *_), obj in zip(chunk, build(model, chunk, client), strict=True):

@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import signals
 from simperium_orm.client import Client, default_client
@@ -30,11 +30,15 @@ from simperium_orm.orm import state
 from simperium_orm.replica.local import LocalBucket
 from simperium_orm.replica.lock import SyncLock
 from simperium_orm.replica.push import Push
+from simperium_orm.replica.queryset import LocalManager, LocalQuerySet
 from simperium_orm.replica.store import Event, Store
 from simperium_orm.replica.sync import BucketSync, Progress
 
 if TYPE_CHECKING:
     from simperium_orm.orm.model import Model
+    from simperium_orm.orm.query import QuerySet
+
+M = TypeVar("M", bound="Model")
 
 __all__ = ["Replica"]
 
@@ -436,6 +440,16 @@ class Replica:
         deletes and refreshes go through the replica."""
         entry = {"id": item, "v": version, "d": json.loads(data or "{}")}
         return next(state.load(model, [entry], self.source))
+
+    def manager_for(self, model: type[M]) -> LocalManager[M]:
+        """``model.objects.using(replica)``: its manager, answered from the file."""
+        self.model_for(model)
+        return LocalManager(model, self)
+
+    def queryset_for(self, qs: QuerySet[M]) -> LocalQuerySet[M]:
+        """``qs.using(replica)``: the same query, answered from the file."""
+        self.model_for(qs.model)
+        return LocalQuerySet.like(qs, self)
 
     @property
     def source(self) -> Any:
