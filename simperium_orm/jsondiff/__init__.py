@@ -24,9 +24,10 @@ from __future__ import annotations
 from typing import Any
 
 from ..errors import InvalidDiff
+from ..protocol import MISSING
 from . import ops as _ad
 from . import text as _td
-from .ops import MISSING, json_equal
+from .ops import json_equal
 
 __all__ = [
     "MISSING",

@@ -9,31 +9,12 @@ from collections.abc import Iterator
 from typing import Any, Final
 
 from ..errors import InvalidDiff
+from ..protocol import MISSING, loads
 from . import text as _td
 
 OP_CODES: Final = frozenset({"+", "-", "r", "I", "O", "L", "dL", "d"})
 _INDEX = re.compile("[0-9]+")
 _TARGET_KIND: Final = {"O": "dict", "L": "list", "dL": "list", "d": "str", "I": "number"}
-
-
-class _Missing:
-    """Type of :data:`MISSING`, a singleton."""
-
-    _instance: _Missing | None = None
-
-    def __new__(cls) -> _Missing:
-        if cls._instance is None:
-            cls._instance = super().__new__(cls)
-        return cls._instance
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Final = _Missing()
 
 
 # ----------------------------------------------------------------------------------- values
@@ -216,17 +197,12 @@ def list_to_lines(items: list[Any]) -> str:
     return "".join(json.dumps(v, separators=(",", ":")) + "\n" for v in items)
 
 
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
-
-
 def lines_to_list(text: str, path: str) -> list[Any]:
     """Read back the elements of a ``dL`` text; InvalidDiff if a line is not JSON."""
     try:
-        items = [json.loads(line, parse_constant=_no_constant) for line in text.split("\n") if line]
+        items = [loads(line) for line in text.split("\n") if line]
     except ValueError as exc:
         raise fail(path, f"'dL' leaves a line that is not JSON ({exc})") from None
-    _check_json(items, path)  # a number like 1e999 parses as inf
     return items
 
 
