@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from simperium_orm.errors import NotFound
 from simperium_orm.protocol import check_id, new_ccid
+from simperium_orm.replica.store import dumps
 from simperium_orm.wire.bucket import Document
 
 if TYPE_CHECKING:
@@ -26,10 +27,6 @@ if TYPE_CHECKING:
     from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["LocalBucket"]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class Owner(Protocol):
@@ -92,7 +89,7 @@ class LocalBucket:
         it raises :class:`~simperium_orm.NotFound`."""
         check_id(item)
         store = self.replica.store
-        text = _dumps(dict(data))  # refuses what JSON cannot hold before anything is written
+        text = dumps(dict(data))  # refuses what JSON cannot hold before anything is written
         with store.writing() as conn:
             row = store.get(conn, self.name, item)
             if row is None:
@@ -101,7 +98,7 @@ class LocalBucket:
                         f"object {item!r} is not in bucket {self.name!r}", status_code=404
                     )
                 local = json.loads(text)
-                store.put_local(conn, self.name, item, 0, _dumps(local), "{}")
+                store.put_local(conn, self.name, item, 0, dumps(local), "{}")
                 store.enqueue(conn, self.name, item, "M", ccid or new_ccid())
                 result = Document(item, 0, local)
             else:
@@ -110,7 +107,7 @@ class LocalBucket:
                 )
                 if local != json.loads(row.data):
                     store.put_local(
-                        conn, self.name, item, row.version, _dumps(local), row.ghost_data
+                        conn, self.name, item, row.version, dumps(local), row.ghost_data
                     )
                     store.enqueue(conn, self.name, item, "M", ccid or new_ccid())
                 result = Document(item, row.version, local)

@@ -44,7 +44,7 @@ class Push:
         """Send what is queued (a batch at a time); the number of changes sent."""
         sent = 0
         while True:
-            batch = self._batch()
+            batch, sent_states = self._batch()
             if not batch:
                 return sent
             try:
@@ -52,14 +52,14 @@ class Push:
             except BaseException:
                 self.resend = True
                 raise
-            self._settle(batch, results)
+            self._settle(batch, results, sent_states)
             sent += len(batch)
             if len(batch) < _BATCH:
                 self.resend = False
                 return sent
 
-    def _batch(self) -> list[dict[str, Any]]:
-        store, changes = self.store, []
+    def _batch(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
+        store, changes, states = self.store, [], {}
         with store.writing() as conn:
             for queued in store.to_send(conn, self.name, _BATCH, in_flight=self.resend):
                 if queued.op == "-":
@@ -77,11 +77,14 @@ class Push:
                 if row.version:
                     change["sv"] = row.version
                 changes.append(change)
+                states[queued.id] = row.data
             store.mark_sent(conn, self.name, [c["id"] for c in changes])
         self.resend = False
-        return changes
+        return changes, states
 
-    def _settle(self, batch: list[dict[str, Any]], results: list[dict[str, Any]]) -> None:
+    def _settle(
+        self, batch: list[dict[str, Any]], results: list[dict[str, Any]], states: dict[str, str]
+    ) -> None:
         by_ccid: dict[str, dict[str, Any]] = {}
         for result in results:
             for ccid in result.get("ccids") or ():
@@ -91,12 +94,33 @@ class Push:
             for change in batch:
                 found = by_ccid.get(change["ccid"])
                 code = None if found is None else found.get("error")
+                if found is not None and code is None:
+                    self._applied_as_sent(conn, change, found, states.get(change["id"]))
+                    continue
                 if code is None or code in _SETTLED or code in _LATER:
                     continue
                 if isinstance(code, int) and code >= 500:
                     self.resend = True
                     continue
                 self._reject(conn, change, code)
+
+    def _applied_as_sent(
+        self, conn: Any, change: dict[str, Any], result: dict[str, Any], sent: str | None
+    ) -> None:
+        """The server applied our change to the very version it was made on (``ev`` is
+        ``sv + 1``): the ghost is what we sent, and the feed need not tell us. Otherwise (other
+        changes came between, or the object changed here since) the feed settles it."""
+        store, item = self.store, change["id"]
+        sv, ev = change.get("sv", 0), result.get("ev")
+        if change["o"] != "M" or sent is None or not isinstance(ev, int) or ev != (sv or 0) + 1:
+            return
+        row, queued = store.get(conn, self.name, item), store.queued(conn, self.name, item)
+        if row is None or row.version != (sv or 0) or row.data != sent:
+            return
+        if queued is None or queued.ccid != change["ccid"] or not queued.sent or queued.again:
+            return
+        store.put(conn, self.name, item, ev, sent)
+        store.dequeue(conn, self.name, item)
 
     def _reject(self, conn: Any, change: dict[str, Any], code: Any) -> None:
         store, item = self.store, change["id"]

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm.orm import state
 from simperium_orm.orm.lookups import Predicate, Q
-from simperium_orm.orm.scan import load_page
+from simperium_orm.orm.scan import load_one, load_page
 from simperium_orm.replica.sql import where_of
 
 if TYPE_CHECKING:
@@ -32,13 +32,15 @@ _CHUNK = 1000
 
 def get(store: Store, model: type[M], item: str, client: Client | None) -> M | None:
     """The object with this id, or None."""
-    with store.reading() as conn:
-        row = store.get(conn, model.bucket_name(), item)
-    if row is None:
-        return None
-    return next(
-        state.load(model, [{"id": row.id, "v": row.version, "d": json.loads(row.data)}], client)
+    found = store.query(
+        "SELECT rowid, id, version, data FROM objects WHERE bucket = ? AND id = ?",
+        (model.bucket_name(), item),
     )
+    if not found:
+        return None
+    _, found_id, version, data = found[0]
+    fast = load_one(model, found_id, version, data, client)
+    return fast if fast is not None else build(model, found, client)[0]
 
 
 def rows(
@@ -54,8 +56,7 @@ def rows(
     if limit is not None:
         sql += " LIMIT ?"
         args.append(limit)
-    with store.reading() as conn:
-        return conn.execute(sql, args).fetchall()
+    return store.query(sql, args)
 
 
 def build(
@@ -96,6 +97,6 @@ def select(
 def count(store: Store, model: type[Model], qs: Sequence[Q], where: Predicate | None) -> int:
     """How many objects match; a bare ``COUNT`` when there is no filter."""
     if not qs and where is None:
-        with store.reading() as conn:
-            return store.count(conn, model.bucket_name())
+        found = store.query("SELECT COUNT(*) FROM objects WHERE bucket = ?", (model.bucket_name(),))
+        return int(found[0][0])
     return sum(1 for _ in select(store, model, qs, where, None))

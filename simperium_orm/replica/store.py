@@ -36,7 +36,7 @@ from typing import Any
 
 from simperium_orm.errors import ReplicaError, ReplicaMismatch
 
-__all__ = ["ObjectRow", "Store", "json_path"]
+__all__ = ["ObjectRow", "Store", "dumps", "json_path"]
 
 SCHEMA_VERSION = "1"
 
@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 """
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def dumps(value: Any) -> str:
+    """An object's data as the file keeps it: compact JSON text (NaN and infinity refused)."""
+    return _ENCODER.encode(value)
+
+
 # Keys that can stand in a JSON path unquoted-safe; others are filtered in Python.
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_]{1,128}")
 
@@ -121,6 +129,7 @@ class Queued:
     ccid: str
     op: str  # "M" or "-"
     sent: bool
+    again: bool = False  # changed again while in flight: send once the server took it
 
 
 @dataclass(frozen=True)
@@ -171,6 +180,7 @@ class Store:
         conn = sqlite3.connect(
             self.path, isolation_level=None, check_same_thread=False, timeout=30.0
         )
+        conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: a bucket's index pages stay cached
         if not self.memory:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
@@ -212,6 +222,15 @@ class Store:
         finally:
             conn.execute("COMMIT")
 
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one statement (a statement reads one consistent snapshot by itself)."""
+        if self._closed:
+            raise ReplicaError("the replica is closed")
+        if self.memory:
+            with self._write_lock:
+                return self._writer.execute(sql, params).fetchall()
+        return self._reader().execute(sql, params).fetchall()
+
     @contextlib.contextmanager
     def writing(self) -> Iterator[sqlite3.Connection]:
         """One write transaction (``BEGIN IMMEDIATE``): all of it commits, or none."""
@@ -226,6 +245,12 @@ class Store:
                 conn.execute("ROLLBACK")
                 raise
             conn.execute("COMMIT")
+
+    def checkpoint(self) -> None:
+        """Move the write-ahead log into the file and empty it (e.g. before measuring it)."""
+        if not self.memory:
+            with self._write_lock:
+                self._writer.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @property
     def closed(self) -> bool:
@@ -373,7 +398,7 @@ class Store:
         row = conn.execute(
             "SELECT id, ccid, op, sent FROM queue WHERE bucket = ? AND id = ?", (bucket, item)
         ).fetchone()
-        return None if row is None else Queued(row[0], row[1], row[2], bool(row[3]))
+        return None if row is None else Queued(row[0], row[1], row[2], bool(row[3]), row[3] == 2)
 
     def enqueue(self, conn: sqlite3.Connection, bucket: str, item: str, op: str, ccid: str) -> None:
         """Queue a local change; one not yet sent keeps its ccid (the push sends the latest
@@ -450,6 +475,31 @@ class Store:
             return conn.execute(
                 "SELECT bucket, id, op, data, status, error, at FROM rejected ORDER BY seq"
             ).fetchall()
+
+    def put_page(self, conn: sqlite3.Connection, bucket: str, page: str) -> list[str]:
+        """Store the objects of an index page's JSON text as ghosts and local states, parsed by
+        SQLite itself (``json_each``); objects with local changes are left alone. The ids
+        stored."""
+        stored = conn.execute(
+            "INSERT INTO objects (bucket, id, version, data, ghost) "
+            "SELECT ?, json_extract(value, '$.id'), json_extract(value, '$.v'), "
+            "COALESCE(json_extract(value, '$.d'), '{}'), NULL "
+            "FROM json_each(?, '$.index') WHERE true "
+            "ON CONFLICT (bucket, id) DO UPDATE SET version = excluded.version, "
+            "data = excluded.data, ghost = NULL "
+            "WHERE objects.id NOT IN (SELECT id FROM queue WHERE bucket = objects.bucket) "
+            "RETURNING id",
+            (bucket, page),
+        )
+        return [str(row[0]) for row in stored]
+
+    def forget_unsent(self, conn: sqlite3.Connection, bucket: str) -> None:
+        """Drop a bucket's objects that have no local change (before indexing it anew)."""
+        conn.execute(
+            "DELETE FROM objects WHERE bucket = ? AND id NOT IN "
+            "(SELECT id FROM queue WHERE bucket = ?)",
+            (bucket, bucket),
+        )
 
     def remove(self, conn: sqlite3.Connection, bucket: str, item: str) -> None:
         conn.execute("DELETE FROM objects WHERE bucket = ? AND id = ?", (bucket, item))

@@ -18,14 +18,16 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from simperium_orm import jsondiff
 from simperium_orm.errors import InvalidDiff, NotFound, ProtocolError
+from simperium_orm.orm.scan import PageReader
 from simperium_orm.protocol import ZERO_CV, new_ccid
-from simperium_orm.replica.store import ObjectRow, Queued
+from simperium_orm.replica.store import ObjectRow, Queued, dumps
+from simperium_orm.wire.bucket import parse_index
 
 if TYPE_CHECKING:
     import sqlite3
@@ -40,14 +42,11 @@ log = logging.getLogger("simperium_orm.replica")
 
 _PAGE = 1000
 _BATCH = 1000
+_STORE_EVERY = 5000  # index rows stored per transaction
 DELETED_REMOTELY = "deleted on the server while it had local changes"
 
 #: ``progress(bucket, objects stored so far, done)`` during an index walk.
 Progress = Callable[[str, int, bool], None]
-
-
-def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
 
 @dataclass
@@ -121,73 +120,104 @@ class BucketSync:
 
         Objects kept from before that the walk did not find are removed. On a re-index, each
         object that is new, changed or gone gets its signal, as a change would have given it.
+        Objects with local changes keep them, rebased onto what the index says.
         """
+        if not reindex:
+            self._first_index()
+            return
+        found = self.store.query("SELECT id, version FROM objects WHERE bucket = ?", (self.name,))
+        before = {item: version for item, version in found}
         seen: set[str] = set()
-        mark: str | None = None
         current: str | None = None
-        stored = 0
-        with self.store.reading() as conn:
-            before = (
-                {
-                    row[0]: row[1]
-                    for row in conn.execute(
-                        "SELECT id, version FROM objects WHERE bucket = ?", (self.name,)
-                    )
-                }
-                if reindex
-                else {}
-            )
-        while True:
-            page = self.bucket.index(data=True, mark=mark, limit=_PAGE)
-            if current is None:
-                found = page.get("current")
-                current = found if isinstance(found, str) and found else None
-            rows = []
-            for entry in page["index"]:
-                item, version = str(entry["id"]), int(entry["v"])
-                seen.add(item)
-                rows.append((item, version, _dumps(entry.get("d") or {})))
+        for head, body in self._walk():
+            current = current or head
+            rows = [(str(e["id"]), int(e["v"]), dumps(e.get("d") or {})) for e in body["index"]]
+            seen.update(item for item, _, _ in rows)
+            self._store(rows, before)
+            if self.progress is not None:
+                self.progress(self.name, len(seen), False)
+        self._finish(current, seen, reindex=True)
+
+    def _first_index(self) -> None:
+        """The first index (or one a crash interrupted): pages stored as SQLite parses them."""
+        with self.store.writing() as conn:
+            self.store.forget_unsent(conn, self.name)  # what an interrupted index left
+        seen: set[str] = set()
+        current: str | None = None
+        for head, raw in self._walk(parsed=False):
+            current = current or head
             with self.store.writing() as conn:
                 local = {i for _, i in self.store.pending(conn, self.name)}
-                self.store.put_many(conn, self.name, [r for r in rows if r[0] not in local])
-                for item, version, data in rows:
-                    if item in local:
-                        self._keep_local(conn, item, version, data)
-                if reindex:
-                    for item, version, data in rows:
-                        old = before.get(item)
-                        if old is None or old < version:
-                            kind = "created" if old is None else "updated"
-                            change = {"id": item, "o": "M", "ev": version, "reindex": True}
-                            fields = None if old is None else list(json.loads(data))
-                            self.store.add_event(
-                                conn, self.name, item, version, kind, fields, change, data
-                            )
-            stored += len(rows)
+                seen.update(self.store.put_page(conn, self.name, raw))
+                for entry in _entries_of(raw, local):
+                    seen.add(entry[0])
+                    self._keep_local(conn, *entry)
             if self.progress is not None:
-                self.progress(self.name, stored, False)
-            mark = page.get("mark") or None
-            if mark is None or not page["index"]:
-                break
+                self.progress(self.name, len(seen), False)
+        self._finish(current, seen, reindex=False)
+
+    def _finish(self, current: str | None, seen: set[str], *, reindex: bool) -> None:
         with self.store.writing() as conn:
-            for item in self.store.ids(conn, self.name) - seen:
-                row = self.store.get(conn, self.name, item)
-                queued = self.store.queued(conn, self.name, item)
-                if row is not None and row.version == 0 and queued is not None:
-                    continue  # made here and not sent yet: the server cannot know it
-                self.store.remove(conn, self.name, item)
-                if row is not None and queued is not None:  # deleted there, edited here
-                    self.store.reject(conn, self.name, item, "M", row.data, None, DELETED_REMOTELY)
-                    change = {"id": item, "o": "-", "reindex": True, "error": DELETED_REMOTELY}
-                    self.store.add_event(
-                        conn, self.name, item, None, "rejected", None, change, row.data
-                    )
-                if reindex:
-                    change = {"id": item, "o": "-", "reindex": True}
-                    self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
+            self._drop_unseen(conn, seen, reindex)
             self.store.set_cv(conn, self.name, current or ZERO_CV, indexed=True)
         if self.progress is not None:
-            self.progress(self.name, stored, True)
+            self.progress(self.name, len(seen), True)
+
+    def _walk(self, *, parsed: bool = True) -> Iterator[tuple[str | None, Any]]:
+        """Each index page's ``current`` and the page (parsed, or its JSON text), the next page
+        requested while this one is stored (see orm/scan/readahead.py)."""
+        bucket, mark = self.bucket, None
+        reader = PageReader(lambda at: bucket.index_raw(data=True, mark=at, limit=_PAGE))
+        try:
+            while True:
+                raw = reader.take(mark)
+                page = parse_index(raw)
+                head = page.get("current")
+                yield (
+                    (head if isinstance(head, str) and head else None),
+                    (page if parsed else raw.decode("utf-8")),
+                )
+                mark = page.get("mark") or None
+                if mark is None or not page["index"]:
+                    return
+        finally:
+            reader.close()
+
+    def _store(self, rows: list[tuple[str, int, str]], before: dict[str, int] | None) -> None:
+        """Store index rows in one transaction; with ``before`` (a re-index), queue the signals
+        of what changed since."""
+        if not rows:
+            return
+        with self.store.writing() as conn:
+            local = {i for _, i in self.store.pending(conn, self.name)}
+            self.store.put_many(conn, self.name, [r for r in rows if r[0] not in local])
+            for item, version, data in rows:
+                if item in local:
+                    self._keep_local(conn, item, version, data)
+                old = None if before is None else before.get(item)
+                if before is not None and (old is None or old < version):
+                    kind = "created" if old is None else "updated"
+                    change = {"id": item, "o": "M", "ev": version, "reindex": True}
+                    fields = None if old is None else list(json.loads(data))
+                    self.store.add_event(conn, self.name, item, version, kind, fields, change, data)
+
+    def _drop_unseen(self, conn: sqlite3.Connection, seen: set[str], reindex: bool) -> None:
+        """Remove what the index no longer has; an object edited here is reported, not lost."""
+        for item in self.store.ids(conn, self.name) - seen:
+            row = self.store.get(conn, self.name, item)
+            queued = self.store.queued(conn, self.name, item)
+            if row is not None and row.version == 0 and queued is not None:
+                continue  # made here and not sent yet: the server cannot know it
+            self.store.remove(conn, self.name, item)
+            if row is not None and queued is not None:  # deleted there, edited here
+                self.store.reject(conn, self.name, item, "M", row.data, None, DELETED_REMOTELY)
+                change = {"id": item, "o": "-", "reindex": True, "error": DELETED_REMOTELY}
+                self.store.add_event(
+                    conn, self.name, item, None, "rejected", None, change, row.data
+                )
+            if reindex:
+                change = {"id": item, "o": "-", "reindex": True}
+                self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
 
     def _keep_local(self, conn: sqlite3.Connection, item: str, version: int, data: str) -> None:
         """Store the server's state of an object with local changes: they are rebased onto it
@@ -239,7 +269,7 @@ class BucketSync:
             if have is not None and have >= ev:
                 continue
             sv = change.get("sv")
-            if have == sv or (have is None and sv is None and ev == 1):
+            if have == sv or (not have and sv is None):  # 0: made here, not yet on the server
                 versions[item] = ev
                 continue
             fetched[item, ev] = self._read(item, ev)
@@ -254,7 +284,7 @@ class BucketSync:
                 doc = self.bucket.fetch(item)
             except NotFound:
                 return None  # gone: its delete is a later change of the feed
-        return _dumps(doc.data)
+        return dumps(doc.data)
 
     def _apply_one(
         self,
@@ -284,7 +314,7 @@ class BucketSync:
             data = fetched[item, ev]
         else:
             try:
-                data = _dumps(jsondiff.apply(json.loads(ghost), diff))
+                data = dumps(jsondiff.apply(json.loads(ghost), diff))
             except InvalidDiff:
                 data = self._read(item, ev)
         if data is None:
@@ -311,11 +341,11 @@ class BucketSync:
         old, new, local = json.loads(ghost), json.loads(data), json.loads(row.data)
         try:
             mine = jsondiff.diff(old, local)
-            return _dumps(
+            return dumps(
                 jsondiff.apply(new, jsondiff.transform(mine, jsondiff.diff(old, new), old))
             )
         except InvalidDiff:  # cannot merge: the local edits win key by key, as a save would
-            return _dumps({**new, **{k: local[k] for k in jsondiff.diff(old, local) if k in local}})
+            return dumps({**new, **{k: local[k] for k in jsondiff.diff(old, local) if k in local}})
 
     def _settle(
         self, conn: sqlite3.Connection, item: str, version: int, local: str, ghost: str, ours: bool
@@ -353,3 +383,21 @@ class BucketSync:
             return 0
         self.store.add_event(conn, self.name, item, None, "deleted", None, change, None)
         return 1
+
+
+def _entries_of(raw: str, wanted: set[str]) -> list[tuple[str, int, str]]:
+    """(id, version, data text) of the page's entries whose id is in ``wanted``."""
+    if not wanted:
+        return []
+    page = json.loads(raw)
+    return [
+        (str(e["id"]), int(e["v"]), dumps(e.get("d") or {}))
+        for e in page["index"]
+        if str(e["id"]) in wanted
+    ]
+
+
+def _current(raw: bytes) -> str | None:
+    """A page's ``current`` (read only from a walk's first page)."""
+    found = parse_index(raw).get("current")
+    return found if isinstance(found, str) else None

@@ -6,7 +6,16 @@ snapshots; ``readahead`` requests the next page while the current one is validat
 """
 
 from simperium_orm.orm.scan.gcpause import gc_paused
-from simperium_orm.orm.scan.pages import PageData, PageEntry, load_page
+from simperium_orm.orm.scan.pages import PageData, PageEntry, TextEntry, load_one, load_page
 from simperium_orm.orm.scan.readahead import PageReader, tail_mark
 
-__all__ = ["PageData", "PageEntry", "PageReader", "gc_paused", "load_page", "tail_mark"]
+__all__ = [
+    "PageData",
+    "PageEntry",
+    "PageReader",
+    "TextEntry",
+    "gc_paused",
+    "load_one",
+    "load_page",
+    "tail_mark",
+]

@@ -25,13 +25,14 @@ if TYPE_CHECKING:
     from simperium_orm.client import Client
     from simperium_orm.orm.model import Model
 
-__all__ = ["PageData", "PageEntry", "load_page"]
+__all__ = ["PageData", "PageEntry", "TextEntry", "load_one", "load_page"]
 
 _ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
 _LOCK = threading.Lock()
 
 
 T = TypeVar("T")
+M = TypeVar("M", bound="Model")
 
 
 class _Entry(TypedDict, Generic[T]):
@@ -84,6 +85,46 @@ class PageEntry(Mapping[str, Any]):
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (dict, (dict(self),))
+
+
+class TextEntry(Mapping[str, Any]):
+    """An object's data kept as its JSON text, parsed on first use (a lazy snapshot)."""
+
+    __slots__ = ("_data", "_text")
+
+    def __init__(self, text: str) -> None:
+        self._text: str | None = text
+        self._data: Mapping[str, Any] | None = None
+
+    def _parsed(self) -> Mapping[str, Any]:
+        if self._data is None:
+            assert self._text is not None
+            self._data, self._text = json.loads(self._text), None
+        return self._data
+
+    def __getitem__(self, key: str) -> Any:
+        return self._parsed()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._parsed())
+
+    def __len__(self) -> int:
+        return len(self._parsed())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (dict, (dict(self),))
+
+
+def load_one(model: type[M], item: str, version: int, text: str, client: Client | None) -> M | None:
+    """One object from its data's JSON text, or None when it needs the ordinary path."""
+    if not state.keeps_raw_data(model):
+        return None
+    try:
+        obj = model.__pydantic_validator__.validate_json(text)
+    except ValidationError:
+        return None
+    state.bind((obj,), ({"id": item, "v": version},), (TextEntry(text),), None, client)
+    return obj  # type: ignore[no-any-return]
 
 
 def _adapter(model: type[Model]) -> TypeAdapter[Any]:
