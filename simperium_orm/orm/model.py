@@ -34,7 +34,7 @@ __all__ = ["Model"]
 _RESERVED = frozenset(
     {
         *("id", "version", "objects", "DoesNotExist", "save", "delete", "refresh"),
-        *("from_document", "bucket_name", "changed_fields", "unknown_data"),
+        *("from_document", "bucket_name", "changed_fields", "unknown_data", "has_pending_writes"),
     }
 )
 
@@ -152,6 +152,14 @@ class Model(BaseModel):
     @version.setter
     def version(self, value: int) -> None:
         raise AttributeError(f"{type(self).__name__}.version is read-only: the server sets it")
+
+    @property
+    def has_pending_writes(self) -> bool:
+        """True while a replica holds a local change of this object that the server has not
+        acknowledged yet (always False for an object saved over HTTP)."""
+        saved = state.of(self)
+        check = getattr(saved.client, "has_pending", None)
+        return bool(check(type(self), saved.id)) if check is not None else False
 
     @property
     def unknown_data(self) -> dict[str, Any]:
