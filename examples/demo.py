@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import socket
+import tempfile
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from _devices import two_devices
@@ -103,6 +107,8 @@ def main() -> int:
         second = Todo.objects.all().page(limit=10, cursor=page.cursor)
         print(f"    page 1: {len(page.items)} items, page 2: {len(second.items)} items")
 
+        replica_queries(me)
+
         step("listener: another device edits; this process hears it as signals")
         created, deleted = threading.Event(), threading.Event()
         remote = other_device.bucket("todo")
@@ -125,8 +131,58 @@ def main() -> int:
             Todo.objects.bulk_delete(list(Todo.objects.all()))
         print(f"    objects left: {Todo.objects.count()}")
     so.disconnect()
+    offline_first()
     print("\ndemo finished")
     return 0
+
+
+def timed(fn: Any) -> tuple[Any, float]:
+    started = time.perf_counter()
+    result = fn()
+    return result, (time.perf_counter() - started) * 1000
+
+
+def replica_queries(me: so.Client) -> None:
+    step("replica: a local SQLite mirror of the bucket; the same query, over HTTP and from it")
+    with tempfile.TemporaryDirectory() as folder:
+        replica = so.Replica(str(Path(folder) / "todo.db"), Todo, client=me)
+        replica.sync()  # the first time: the index with data; later only the changes
+        query = Todo.objects.filter(done=False, title__startswith="task 1")
+        remote, http_ms = timed(query.count)
+        local, local_ms = timed(query.using(replica).count)
+        print(f"    over HTTP: {remote} in {http_ms:.2f} ms")
+        print(f"    from the replica: {local} in {local_ms:.2f} ms, no request")
+        replica.close()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def offline_first() -> None:
+    from simperium_orm.testing import SimperiumServer
+
+    step("offline: a note saved through a replica while the server is stopped, synced later")
+    with tempfile.TemporaryDirectory() as folder:
+        server = SimperiumServer(db=str(Path(folder) / "server.db"), port=free_port()).start()
+        client = server.client(retries=0)
+        replica = so.Replica(str(Path(folder) / "notes.db"), Todo, client=client)
+        replica.sync()
+        server.stop()
+        print("    server stopped")
+        note = Todo(title="written on a train")
+        _, ms = timed(lambda: note.save(using=replica))  # type: ignore[arg-type]
+        print(f"    saved locally in {ms:.2f} ms; pending: {note.has_pending_writes}")
+        print(f"    flush while the server is down: {replica.flush(timeout=0.5)}")
+        server.start()
+        print("    server started again")
+        print(f"    flush: {replica.flush(timeout=10)}; pending: {note.has_pending_writes}")
+        stored = Todo.objects.using(client).get(note.id or "")
+        print(f"    on the server: {stored.title!r} version {stored.version}")
+        replica.close()
+        server.stop()
 
 
 if __name__ == "__main__":
