@@ -1,4 +1,4 @@
-"""The replica commands: ``replica sync PATH --bucket B`` and ``replica status PATH``."""
+"""The replica commands: ``replica sync|push PATH --bucket B`` and ``replica status PATH``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,21 @@ def cmd_sync(args: argparse.Namespace) -> int:
             emit(_status(replica.status()))
         finally:
             replica.close()
+    return 0
+
+
+@command
+def cmd_push(args: argparse.Namespace) -> int:
+    """Send a replica file's local changes and wait until the server acknowledged them."""
+    models = [bucket_model(name) for name in args.bucket]
+    replica = Replica(args.path, *models, client=make_client(args))
+    try:
+        done = replica.flush(timeout=args.timeout)
+        emit(_status(replica.status()))
+    finally:
+        replica.close(discard=True)
+    if not done:
+        raise CommandError(f"changes still pending after {args.timeout:g} s")
     return 0
 
 
@@ -100,6 +115,20 @@ def register(subparsers: Any) -> None:
     )
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
     sync.set_defaults(command=cmd_sync)
+    push = commands.add_parser(
+        "push",
+        parents=[connection_options()],
+        help="send a replica file's local changes",
+        description=help_text(cmd_push),
+    )
+    push.add_argument("path", metavar="PATH", help="the replica's SQLite file")
+    push.add_argument(
+        "--bucket", action="append", required=True, metavar="B", help="a bucket (repeatable)"
+    )
+    push.add_argument(
+        "--timeout", type=float, default=60.0, metavar="SECONDS", help="how long to wait (60)"
+    )
+    push.set_defaults(command=cmd_push)
     status = commands.add_parser(
         "status", help="what a replica file holds", description=help_text(cmd_status)
     )

@@ -70,7 +70,7 @@ class Push:
                     store.dequeue(conn, self.name, queued.id)
                     continue
                 diff = jsondiff.diff(json.loads(row.ghost_data), json.loads(row.data))
-                if not diff:
+                if not diff and row.version:
                     store.dequeue(conn, self.name, queued.id)  # edited back: nothing to send
                     continue
                 change: dict[str, Any] = {"id": queued.id, "o": "M", "v": diff, "ccid": queued.ccid}

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.cli_runner import CLI, assert_one_error_line
+import simperium_orm as so
+from simperium_orm.cli.replica import bucket_model
+from tests.support.cli_runner import CLI, User, assert_one_error_line
 
 
 def test_sync_mirrors_buckets_and_status_reports_them(cli: CLI, tmp_path: Path) -> None:
@@ -39,3 +41,17 @@ def test_status_of_what_is_no_replica_is_one_error_line(cli: CLI, tmp_path: Path
 def test_sync_needs_a_bucket(cli: CLI, tmp_path: Path) -> None:
     result = cli("replica", "sync", str(tmp_path / "r.db"))
     assert result.code == 2 and "--bucket" in result.err
+
+
+def test_push_sends_what_was_saved_locally(cli: CLI, user: User, tmp_path: Path) -> None:
+    path = str(tmp_path / "r.db")
+    assert cli("replica", "sync", path, "--bucket", "notes", "--quiet").code == 0
+    model = bucket_model("notes")
+    replica = so.Replica(path, model, client=user.client())
+    replica.bucket("notes").write("offline", {"title": "saved offline"})
+    replica.close(discard=True)
+    assert cli("replica", "status", path).json()["buckets"]["notes"]["pending"] == 1
+    pushed = cli("replica", "push", path, "--bucket", "notes")
+    assert (pushed.code, pushed.err) == (0, ""), pushed.err
+    assert pushed.json()["buckets"]["notes"]["pending"] == 0
+    assert cli("get", "notes", "offline").json() == {"title": "saved offline"}

@@ -256,3 +256,16 @@ def test_local_saves_from_many_threads_all_arrive(client: so.Client, tmp_path: P
     assert replica.flush(10)
     assert len(on_server(client)) == 100 and local(replica) == on_server(client)
     replica.close()
+
+
+def test_an_empty_object_made_here_is_created_there(client: so.Client, tmp_path: Path) -> None:
+    class Bare(so.Model, bucket="bare"):
+        pass
+
+    replica = so.Replica(str(tmp_path / "r.db"), Bare, client=client)
+    replica.sync()
+    bare = Bare()
+    bare.save(using=replica)  # type: ignore[arg-type]
+    assert bare.has_pending_writes and replica.flush(10)
+    assert client.bucket("bare").fetch(bare.id or "").data == {}
+    replica.close()
