@@ -10,15 +10,12 @@ an async transport plug in there.
 
 from __future__ import annotations
 
-import dataclasses
-import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
-from urllib.parse import urlsplit
 
-from simperium_orm.errors import TransportError, error_for_status
+from simperium_orm.wire.attempts import attempts, build_request, drive, log
 from simperium_orm.wire.request import Request, Response, encode_json, error_message
 from simperium_orm.wire.retry import (
     DEFAULT_BACKOFF,
@@ -41,9 +38,7 @@ __all__ = [
 
 DEFAULT_TIMEOUT = 30.0
 
-#: One DEBUG line per HTTP attempt: method, path, query, status, time. Never headers or bodies,
-#: which carry the tokens and keys.
-log = logging.getLogger("simperium_orm.http")
+__all__ += ["log"]
 
 
 class Sender(Protocol):
@@ -141,58 +136,21 @@ class Transport:
         """
         read_timeout = self.timeout if timeout == "default" else timeout
         assert read_timeout is None or isinstance(read_timeout, (int, float))
-        send_headers = dict(headers or {})
-        if json_body is not None:
-            json_text = encode_json(json_body)
-        if json_text is not None:
-            send_headers["Content-Type"] = "application/json"
-        query = {k: v for k, v in (params or {}).items() if v is not None}
-        request = Request(method, url, query, send_headers, json_text, form, read_timeout)
-        attempt = 0
-        while True:
-            started = time.perf_counter()
-            try:
-                response = self._sender.send(request)
-            except TransportError as exc:
-                wait = self.policy.after_error(
-                    exc, attempt, safe=safe_to_retry, retry_timeouts=retry_timeouts
-                )
-                if wait is None:
-                    raise
-                self._sleep(wait)
-                attempt += 1
-                continue
-            if attempt:
-                response = dataclasses.replace(response, retried=True)
-            status = response.status_code
-            if log.isEnabledFor(logging.DEBUG):
-                _log_attempt(request, status, started, retried=attempt > 0)
-            wait = self.policy.after_status(
-                status, attempt, safe=safe_to_retry, retry_after=response.header("Retry-After")
-            )
-            if wait is not None:
-                self._sleep(wait)
-                attempt += 1
-                continue
-            if raise_for_status and status >= 400:
-                raise error_for_status(status, error_message(response), response)
-            return response
-
-
-def _log_attempt(request: Request, status: int, started: float, *, retried: bool) -> None:
-    path = urlsplit(request.url).path
-    log.debug(
-        "%s %s%s -> %d (%.1f ms)%s",
-        request.method,
-        path,
-        _loggable_query(request.query),
-        status,
-        (time.perf_counter() - started) * 1000,
-        " retry" if retried else "",
-        extra={"method": request.method, "path": path, "status": status},
-    )
-
-
-def _loggable_query(query: Mapping[str, Any]) -> str:
-    shown = {k: v for k, v in query.items() if k in ("cv", "mark", "limit", "since", "data", "v")}
-    return ("?" + "&".join(f"{k}={v}" for k, v in shown.items())) if shown else ""
+        request = build_request(
+            method,
+            url,
+            params=params,
+            headers=headers,
+            json_body=json_body,
+            json_text=json_text,
+            form=form,
+            timeout=read_timeout,
+        )
+        steps = attempts(
+            self.policy,
+            request,
+            safe=safe_to_retry,
+            retry_timeouts=retry_timeouts,
+            raise_for_status=raise_for_status,
+        )
+        return drive(steps, self._sender.send, self._sleep, request)
