@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from simperium_orm import protocol
 from simperium_orm.errors import NotConnected
@@ -17,6 +17,10 @@ from simperium_orm.wire.transport import (
     DEFAULT_TIMEOUT,
     Transport,
 )
+
+if TYPE_CHECKING:
+    from simperium_orm.wire.abucket import AsyncBucket
+    from simperium_orm.wire.atransport import AsyncTransport
 
 __all__ = ["Client", "connect", "default_client", "disconnect", "open_client"]
 
@@ -68,6 +72,8 @@ class Client:
         )
         self._buckets: dict[str, Bucket] = {}
         self._lock = threading.Lock()
+        # The async pools, one per event loop (a pool cannot be shared between loops).
+        self._atransports: dict[Any, AsyncTransport] = {}
 
     def __repr__(self) -> str:
         user = f" userid={self.userid!r}" if self.userid else ""
@@ -98,6 +104,55 @@ class Client:
                 )
                 self._buckets[key] = bucket
             return bucket
+
+    @property
+    def atransport(self) -> AsyncTransport:
+        """The async transport of the running event loop (made on first use in that loop),
+        with this client's timeout and retry policy."""
+        import asyncio
+
+        from simperium_orm.wire.atransport import AsyncTransport
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            found = self._atransports.get(loop)
+            if found is None:
+                for old in [k for k in self._atransports if k.is_closed()]:
+                    self._atransports.pop(old).close()
+                found = AsyncTransport(self.transport.policy, self.transport.timeout)
+                self._atransports[loop] = found
+            return found
+
+    def abucket(self, name: str) -> AsyncBucket:
+        """The :class:`~simperium_orm.wire.abucket.AsyncBucket` called ``name``, over the
+        running event loop's pool."""
+        from simperium_orm.wire.abucket import AsyncBucket
+
+        return AsyncBucket(
+            self.app_id,
+            self._token,
+            name,
+            userid=self.userid,
+            clientid=self.clientid,
+            api_url=self.api_url,
+            transport=self.atransport,
+        )
+
+    async def aclose(self) -> None:
+        """Close the running event loop's pooled connections (the sync pool stays open)."""
+        import asyncio
+
+        loop = asyncio.get_running_loop()
+        with self._lock:
+            found = self._atransports.pop(loop, None)
+        if found is not None:
+            await found.aclose()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
 
     def as_user(self, userid: str, *, clientid: str | None = None) -> Client:
         """The same credentials (an admin key) acting as ``userid``; shares the pool.

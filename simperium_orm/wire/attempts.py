@@ -21,7 +21,7 @@ from simperium_orm.errors import TransportError, error_for_status
 from simperium_orm.wire.request import Request, Response, encode_json, error_message
 from simperium_orm.wire.retry import RetryPolicy
 
-__all__ = ["SEND", "Steps", "adrive", "attempts", "build_request", "drive"]
+__all__ = ["SEND", "Steps", "adrive", "attempts", "build_request", "drive", "prepare"]
 
 #: One DEBUG line per HTTP attempt: method, path, query, status, time. Never headers or bodies,
 #: which carry the tokens and keys.
@@ -51,6 +51,45 @@ def build_request(
         send_headers["Content-Type"] = "application/json"
     query = {k: v for k, v in (params or {}).items() if v is not None}
     return Request(method, url, query, send_headers, json_text, form, timeout)
+
+
+def prepare(
+    policy: RetryPolicy,
+    default_timeout: float | None,
+    method: str,
+    url: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    json_body: Any = None,
+    json_text: bytes | None = None,
+    form: Mapping[str, str] | None = None,
+    timeout: float | str | None = "default",
+    safe_to_retry: bool = True,
+    raise_for_status: bool = True,
+    retry_timeouts: bool = True,
+) -> tuple[Request, Steps]:
+    """A transport call's request and its retry loop (``timeout="default"``: the transport's)."""
+    read_timeout = default_timeout if timeout == "default" else timeout
+    assert read_timeout is None or isinstance(read_timeout, (int, float))
+    request = build_request(
+        method,
+        url,
+        params=params,
+        headers=headers,
+        json_body=json_body,
+        json_text=json_text,
+        form=form,
+        timeout=read_timeout,
+    )
+    steps = attempts(
+        policy,
+        request,
+        safe=safe_to_retry,
+        retry_timeouts=retry_timeouts,
+        raise_for_status=raise_for_status,
+    )
+    return request, steps
 
 
 def attempts(

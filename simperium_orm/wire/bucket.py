@@ -1,49 +1,39 @@
-"""One Simperium bucket over HTTP: the official client's methods plus typed extras."""
+"""One Simperium bucket over HTTP: the official client's methods plus typed extras.
+
+A blocking shell over :mod:`simperium_orm.wire.calls`, which builds each endpoint's request and
+reads its answer; :class:`~simperium_orm.wire.abucket.AsyncBucket` is the async shell.
+"""
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
-from urllib.parse import quote
+from typing import Any, TypeVar
 
-from simperium_orm import protocol
-from simperium_orm.errors import (
-    NotFound,
-    ProtocolError,
-    RequestTimeout,
-    error_for_status,
+from simperium_orm.errors import NotFound, RequestTimeout
+from simperium_orm.wire.calls import (
+    NO_TIMEOUT_RESULT,
+    BucketCalls,
+    Call,
+    Document,
+    encode_changes,
+    head_of,
+    parse_index,
 )
-from simperium_orm.protocol import check_app_id, check_bucket_name, check_id, new_ccid, new_clientid
-from simperium_orm.wire.transport import (
-    Response,
-    Transport,
-    encode_json,
-    error_message,
-)
+from simperium_orm.wire.transport import Transport
+
+__all__ = ["Bucket", "Document", "encode_changes", "parse_index"]
 
 JSONDict = dict[str, Any]
+T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Document:
-    """An object as the server holds it: id, version and data."""
-
-    id: str
-    version: int
-    data: JSONDict = field(default_factory=dict)
-
-
-class Bucket:
+class Bucket(BucketCalls):
     """A bucket of one user's objects, as the official Python client shows it.
 
     Unlike the official client, failures raise typed errors (``get`` still returns
     ``default`` on 404, as documented), and every call shares one pooled connection.
     """
-
-    BATCH_DEFAULT_SIZE = 100
 
     def __init__(
         self,
@@ -58,50 +48,21 @@ class Bucket:
         api_url: str | None = None,
         transport: Transport | None = None,
     ) -> None:
-        self.appname = check_app_id(appname)
-        self.bucket = check_bucket_name(bucket)
-        self.userid = userid
-        self.clientid = clientid or new_clientid()
-        self.api_url = protocol.api_url(api_url, host=host, scheme=scheme)
-        self._auth_token = auth_token
+        super().__init__(
+            appname, auth_token, bucket, userid, host, scheme, clientid, api_url=api_url
+        )
         self._transport = transport or Transport()
 
-    @property
-    def name(self) -> str:
-        """The bucket's name."""
-        return self.bucket
-
-    @property
-    def auth_token(self) -> str:
-        return self._auth_token
-
-    def __repr__(self) -> str:
-        user = f" userid={self.userid!r}" if self.userid else ""
-        return f"<Bucket {self.appname}/{self.bucket}{user} clientid={self.clientid!r}>"
-
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _url(self, *parts: str) -> str:
-        # Quoted ("%" -> "%25") so the server decodes back the very name: "t%6Fdo" is not "todo".
-        path = "/".join(quote(p, safe="@") for p in parts)
-        return f"{self.api_url}/1/{self.appname}/{quote(self.bucket, safe='')}/{path}"
-
-    def _item_url(self, item: str, version: int | None) -> str:
-        check_id(item)
-        if version is None:
-            return self._url("i", item)
-        if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise ValueError(f"version must be a positive integer, got {version!r}")
-        return self._url("i", item, "v", str(version))
-
-    def _headers(self) -> dict[str, str]:
-        headers = {"X-Simperium-Token": self._auth_token}
-        if self.userid:
-            headers["X-Simperium-User"] = self.userid
-        return headers
-
-    def _send(self, method: str, url: str, **kwargs: Any) -> Response:
-        return self._transport.request(method, url, headers=self._headers(), **kwargs)
+    def _run(self, call: Call[T]) -> T:
+        try:
+            response = self._transport.request(
+                call.method, call.url, headers=self._headers(), **call.options
+            )
+        except RequestTimeout:
+            if call.on_timeout is NO_TIMEOUT_RESULT:
+                raise
+            return call.on_timeout  # type: ignore[no-any-return]
+        return call.parse(response)
 
     # -- reading --------------------------------------------------------------------------
 
@@ -127,10 +88,7 @@ class Bucket:
         since: str | None = None,
     ) -> bytes:
         """The same page as :meth:`index`, as the JSON bytes the server sent (unchecked)."""
-        if limit is not None and not 1 <= limit <= 1000:
-            raise ValueError(f"limit must be between 1 and 1000, got {limit}")
-        params = {"data": "1" if data else None, "mark": mark, "limit": limit, "since": since}
-        return self._send("GET", self._url("index"), params=params).content
+        return self._run(self.index_call(data, mark, limit, since))
 
     def get(self, item: str, default: Any = None, version: int | None = None) -> Any:
         """The object's data (latest, or ``version``); ``default`` when it does not exist."""
@@ -141,17 +99,11 @@ class Bucket:
 
     def fetch(self, item: str, version: int | None = None) -> Document:
         """The object with its version; raises :class:`NotFound` when missing."""
-        response = self._send("GET", self._item_url(item, version))
-        return Document(item, _version_of(response, version), _object_of(response))
+        return self._run(self.fetch_call(item, version))
 
     def user(self) -> str:
         """The user id these credentials act as (``GET /1/{app}/user``)."""
-        url = f"{self.api_url}/1/{quote(self.appname, safe='')}/user"
-        body = self._send("GET", url).json()
-        userid = body.get("userid") if isinstance(body, dict) else None
-        if not isinstance(userid, str) or not userid:
-            raise ProtocolError("user response has no userid")
-        return userid
+        return self._run(self.user_call())
 
     # -- writing --------------------------------------------------------------------------
 
@@ -195,22 +147,8 @@ class Bucket:
         A change that alters nothing (412) returns the current document. A retry whose first
         attempt was already applied (409 for the same ccid) also returns the current document.
         """
-        if not isinstance(data, Mapping):
-            raise TypeError(f"object data must be a mapping, got {type(data).__name__}")
-        url = self._item_url(item, version)
-        params = {
-            "clientid": self.clientid,
-            "ccid": ccid or new_ccid(),
-            "response": "1",
-            "replace": "1" if replace else None,
-        }
-        response = self._send(
-            "POST", url, params=params, json_body=dict(data), raise_for_status=False
-        )
-        if response.status_code == 412 or (response.status_code == 409 and response.retried):
-            return self.fetch(item)
-        _raise_for(response)
-        return Document(item, _version_of(response, None), _object_of(response))
+        doc = self._run(self.write_call(item, data, version, replace, ccid))
+        return doc if doc is not None else self.fetch(item)
 
     def delete(self, item: str, version: int | None = None, ccid: str | None = None) -> str | None:
         """Delete the object; with ``version``, only if that is still its current version.
@@ -218,14 +156,7 @@ class Bucket:
         Returns the change's ccid. Raises :class:`NotFound` when there is no such object and
         :class:`PreconditionFailed` when ``version`` is no longer current.
         """
-        ccid = ccid or new_ccid()
-        params = {"clientid": self.clientid, "ccid": ccid}
-        url = self._item_url(item, version)
-        response = self._send("DELETE", url, params=params, raise_for_status=False)
-        if response.retried and response.status_code in (404, 409):
-            return ccid  # the earlier attempt deleted it
-        _raise_for(response)
-        return ccid
+        return self._run(self.delete_call(item, version, ccid))
 
     def bulk_post(
         self,
@@ -246,14 +177,7 @@ class Bucket:
 
         Lets a caller encode a batch in one thread and send it from another.
         """
-        params = {"clientid": self.clientid, "wait": "1" if wait else None}
-        response = self._send("POST", self._url("changes"), params=params, json_text=body)
-        if not wait:
-            return []
-        body = response.json()
-        if not isinstance(body, list):
-            raise ProtocolError("bulk change response is not a list")
-        return body
+        return self._run(self.bulk_call(body, wait))
 
     # -- change feeds ---------------------------------------------------------------------
 
@@ -271,21 +195,14 @@ class Bucket:
         ``wait=False``); raises when the service cannot be reached after the retries.
         ``batch`` asks for at most that many changes (the server's default otherwise).
         """
-        params = {
-            "clientid": self.clientid,
-            "cv": cv,
-            "wait": None if wait else "0",
-            "batch": None if batch is None else str(batch),
-        }
-        return self._long_poll(self._url("changes"), params, timeout)
+        return self._run(self.changes_call(cv, timeout, wait, batch))
 
     def head(self, *, all_users: bool = False, timeout: float | None = None) -> str | None:
         """The feed's current cv (None for a bucket that never changed): reading the feed from
         there gives only changes made from now on. ``all_users``: of ``/all``, which has no
         index of its own, so the retained log is skipped over without waiting."""
         if not all_users:
-            current = self.index(limit=1).get("current")
-            return current if isinstance(current, str) and current else None
+            return head_of(self.index(limit=1))
         cv: str | None = None
         while True:
             batch = self.all(cv=cv, batch=1000, wait=False, timeout=timeout)
@@ -309,90 +226,5 @@ class Bucket:
 
         Waits like :meth:`changes`; ``wait=False`` returns pending changes (or ``[]``) at once.
         """
-        params = {
-            "clientid": self.clientid,
-            "cv": cv,
-            "wait": None if wait else "0",
-            "skip_clientid": list(skip_clientids) or None,
-            "batch": str(batch if batch is not None else self.BATCH_DEFAULT_SIZE),
-            "username": "1" if username else None,
-            "data": "1" if data else None,
-            "most_recent": "1" if most_recent else None,
-        }
-        return self._long_poll(self._url("all"), params, timeout)
-
-    def _long_poll(
-        self, url: str, params: Mapping[str, Any], timeout: float | None
-    ) -> list[JSONDict]:
-        try:
-            body = self._send(
-                "GET", url, params=params, timeout=timeout, retry_timeouts=False
-            ).json()
-        except RequestTimeout:
-            return []
-        if not isinstance(body, list):
-            raise ProtocolError("change feed response is not a list")
-        return body
-
-
-def parse_index(raw: bytes) -> JSONDict:
-    """An index page's JSON; :class:`ProtocolError` when it is not a page."""
-    try:
-        body = json.loads(raw)
-    except ValueError:
-        raise ProtocolError(f"index response is not JSON: {raw[:80]!r}") from None
-    if not isinstance(body, dict) or not isinstance(body.get("index"), list):
-        raise ProtocolError("index response is not an object with an 'index' list")
-    return body
-
-
-def _raise_for(response: Response) -> None:
-    if response.status_code >= 400:
-        raise error_for_status(response.status_code, error_message(response), response)
-
-
-def _version_of(response: Response, fallback: int | None) -> int:
-    raw = response.header("X-Simperium-Version")
-    if raw is None and fallback is not None:
-        return fallback
-    try:
-        return int(raw or "")
-    except ValueError:
-        raise ProtocolError(f"missing or bad X-Simperium-Version header: {raw!r}") from None
-
-
-def _object_of(response: Response) -> JSONDict:
-    body = response.json()
-    if not isinstance(body, dict):
-        raise ProtocolError("object response is not a JSON object")
-    return body
-
-
-def encode_changes(
-    bulk_data: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
-) -> bytes:
-    """The body of a ``POST /changes`` request (changes without a ccid get one)."""
-    return encode_json(_as_changes(bulk_data))
-
-
-def _as_changes(
-    bulk_data: Mapping[str, Mapping[str, Any]] | Sequence[Mapping[str, Any]],
-) -> list[JSONDict]:
-    if isinstance(bulk_data, Mapping):
-        return [
-            {
-                "id": check_id(item),
-                "o": "M",
-                "v": {key: {"o": "+", "v": value} for key, value in data.items()},
-                "ccid": new_ccid(),
-            }
-            for item, data in bulk_data.items()
-        ]
-    changes = []
-    for change in bulk_data:
-        check_id(change.get("id", ""))  # not str(): 5 or None would pass as "5", "None"
-        if "ccid" in change and isinstance(change, dict):
-            changes.append(change)  # already complete: sent as is, without a copy
-        else:
-            changes.append({**change, "ccid": change.get("ccid") or new_ccid()})
-    return changes
+        call = self.all_call(cv, data, username, most_recent, timeout, skip_clientids, batch, wait)
+        return self._run(call)

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from simperium_orm.wire.attempts import attempts, build_request, drive, log
+from simperium_orm.wire.attempts import drive, log, prepare
 from simperium_orm.wire.request import Request, Response, encode_json, error_message
 from simperium_orm.wire.retry import (
     DEFAULT_BACKOFF,
@@ -134,9 +134,9 @@ class Transport:
         timeout; ``None`` waits for as long as the server holds the request (long-polls).
         ``json_text`` is a JSON body already encoded (see :func:`encode_json`).
         """
-        read_timeout = self.timeout if timeout == "default" else timeout
-        assert read_timeout is None or isinstance(read_timeout, (int, float))
-        request = build_request(
+        request, steps = prepare(
+            self.policy,
+            self.timeout,
             method,
             url,
             params=params,
@@ -144,13 +144,9 @@ class Transport:
             json_body=json_body,
             json_text=json_text,
             form=form,
-            timeout=read_timeout,
-        )
-        steps = attempts(
-            self.policy,
-            request,
-            safe=safe_to_retry,
-            retry_timeouts=retry_timeouts,
+            timeout=timeout,
+            safe_to_retry=safe_to_retry,
             raise_for_status=raise_for_status,
+            retry_timeouts=retry_timeouts,
         )
         return drive(steps, self._sender.send, self._sleep, request)
