@@ -208,14 +208,75 @@ def test_failed_save_leaves_the_object_as_it_was(
     assert t.version == 3 and t.changed_fields() == {"title"}
 
 
-def test_save_of_a_deleted_object_raises_does_not_exist(
+def test_save_of_a_deleted_object_reads_it_then_raises_does_not_exist(
     client: so.Client, rsps: responses.RequestsMock
 ) -> None:
+    """A 404 names a missing version as well as a missing object: a read tells them apart."""
     rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    rsps.get(f"{TODO}/i/t1", status=404, body="object does not exist")
     t = loaded(client)
     t.done = True
     with pytest.raises(Todo.DoesNotExist):
         t.save()
+    assert [(c.request.method, path(c)) for c in rsps.calls] == [
+        ("POST", "/1/myapp/todo/i/t1/v/3"),
+        ("GET", "/1/myapp/todo/i/t1"),
+    ]
+    assert t.version == 3 and t.changed_fields() == {"done"}
+
+
+def test_a_stale_save_rebases_onto_the_current_version(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    """Version 3 is no longer kept: the copy's edit is rebased onto version 170 (three-way
+    from its snapshot) and posted there; the other client's edits are kept."""
+    rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    current = {"title": "buy milk", "done": False, "tags": ["a", "b"], "note": "kept"}
+    rsps.get(f"{TODO}/i/t1", **answer(current, 170))
+    # Both appended to ["a"]: the copy's element goes first, as the server merges lists.
+    merged = {**current, "title": "buy milk today", "tags": ["a", "c", "b"]}
+    rsps.post(f"{TODO}/i/t1/v/170", **answer(merged, 171))
+    t = loaded(client, tags=["a"])
+    t.title = "milk today"
+    t.tags.append("c")
+    t.save()
+    posted = rsps.calls[-1]
+    assert path(posted) == "/1/myapp/todo/i/t1/v/170" and "replace" not in query(posted)
+    assert body(posted) == {"title": "buy milk today", "tags": ["a", "c", "b"]}
+    assert (t.version, t.title, t.tags, t.unknown_data) == (
+        171,
+        "buy milk today",
+        ["a", "c", "b"],
+        {"note": "kept"},
+    )
+
+
+def test_a_stale_save_whose_edits_are_there_already_sends_nothing_more(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    rsps.get(f"{TODO}/i/t1", **answer({"title": "milk", "done": True}, 170))
+    t = loaded(client)
+    t.done = True
+    t.save()
+    assert len(rsps.calls) == 2 and (t.version, t.done) == (170, True)
+
+
+def test_a_stale_save_gives_up_with_not_found_while_the_object_keeps_moving(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    """Each read is outrun before the write lands: after a few rounds the 404 is raised as
+    it is (not DoesNotExist: the object exists)."""
+    rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    for version in range(100, 105):
+        rsps.get(f"{TODO}/i/t1", **answer({"title": f"v{version}"}, version))
+        rsps.post(f"{TODO}/i/t1/v/{version}", status=404, body="version does not exist")
+    t = loaded(client)
+    t.done = True
+    with pytest.raises(so.NotFound) as caught:
+        t.save()
+    assert not isinstance(caught.value, so.DoesNotExist)
+    assert len(rsps.calls) == 11 and t.version == 3
 
 
 def test_save_goes_through_the_client_the_object_came_from(
