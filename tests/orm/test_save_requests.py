@@ -425,6 +425,57 @@ def test_bulk_save_maps_failed_changes_to_bulk_error(
     assert objs[1].changed_fields() == {"title", "done", "tags"}
 
 
+def test_bulk_save_rebases_a_change_whose_base_version_is_gone(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    """The 404 for ``sv: 3``: the object is read (there, at version 170) and its change is
+    rebased onto it and sent again with ``sv: 170``; the result is taken without a read."""
+    answers = iter([404, 0])
+
+    def reply(request: Any) -> tuple[int, dict[str, str], str]:
+        (change,) = json.loads(request.body)
+        if next(answers) == 404:
+            error = {"id": change["id"], "ccids": [change["ccid"]], "error": 404}
+            return 200, {}, json.dumps([error])
+        return 200, {}, json.dumps([change_result(change, 171)])
+
+    rsps.add_callback("POST", f"{TODO}/changes", callback=reply)
+    rsps.get(f"{TODO}/i/t1", **answer({"title": "buy milk", "done": True, "tags": []}, 170))
+    t = loaded(client)
+    t.title = "milk today"
+    assert Todo.objects.bulk_save([t]) == [t]
+    first, again = (body(c) for c in (rsps.calls[0], rsps.calls[2]))
+    assert first[0]["sv"] == 3 and path(rsps.calls[1]) == "/1/myapp/todo/i/t1"
+    assert again == [
+        {
+            "id": "t1",
+            "o": "M",
+            "v": {"title": {"o": "d", "v": again[0]["v"]["title"]["v"]}},
+            "ccid": again[0]["ccid"],
+            "sv": 170,
+        }
+    ]
+    assert len(rsps.calls) == 3 and again[0]["ccid"] != first[0]["ccid"]
+    assert (t.version, t.title, t.done, t.changed_fields()) == (171, "buy milk today", True, set())
+
+
+def test_bulk_save_fails_only_an_object_that_is_gone(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    def reply(request: Any) -> tuple[int, dict[str, str], str]:
+        (change,) = json.loads(request.body)
+        return 200, {}, json.dumps([{"id": "t1", "ccids": [change["ccid"]], "error": 404}])
+
+    rsps.add_callback("POST", f"{TODO}/changes", callback=reply)
+    rsps.get(f"{TODO}/i/t1", status=404, body="object does not exist")
+    t = loaded(client)
+    t.done = True
+    with pytest.raises(so.BulkError) as err:
+        Todo.objects.bulk_save([t])
+    assert err.value.failed == [(t, 404)] and len(rsps.calls) == 2
+    assert t.version == 3 and t.changed_fields() == {"done"}
+
+
 def test_bulk_save_reads_back_an_object_merged_over_other_changes(
     client: so.Client, rsps: responses.RequestsMock
 ) -> None:
