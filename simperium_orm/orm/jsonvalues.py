@@ -12,14 +12,14 @@ infinity; :func:`unserialisable` names the field of a value the dump could not s
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
 from simperium_orm.errors import InvalidValue
 
-__all__ = ["check", "check_all", "unserialisable", "untyped_fields"]
+__all__ = ["check", "check_all", "schema_nodes", "unserialisable", "untyped_fields"]
 
 _UNTYPED: dict[type, tuple[str, ...]] = {}
 _BYTES = (bytes, bytearray, memoryview)
@@ -43,23 +43,37 @@ def untyped_fields(model: type[BaseModel]) -> tuple[str, ...]:
 
 
 def _field_schemas(schema: Any) -> Mapping[str, Any]:
-    while isinstance(schema, dict) and schema.get("type") in ("definitions", "model"):
+    while isinstance(schema, Mapping) and schema.get("type") in ("definitions", "model"):
         schema = schema["schema"]
-    fields = schema.get("fields") if isinstance(schema, dict) else None
-    return fields if isinstance(fields, dict) else {}
+    fields = schema.get("fields") if isinstance(schema, Mapping) else None
+    return fields if isinstance(fields, Mapping) else {}
 
 
 def _takes_anything(node: Any) -> bool:
+    # A nested model's values are its own; a custom serializer is the user's.
+    def stop(n: Mapping[str, Any]) -> bool:
+        return n.get("type") in ("model", "definition-ref") or "serialization" in n
+
+    return any(n.get("type") == "any" for n in schema_nodes(node, stop=stop))
+
+
+def schema_nodes(
+    node: Any,
+    *,
+    skip: Collection[str] = ("metadata",),
+    stop: Callable[[Mapping[str, Any]], bool] = lambda n: False,
+) -> Iterator[Mapping[str, Any]]:
+    """Every node of a pydantic core schema, depth first; below a ``stop`` node nothing, and
+    nothing under the keys in ``skip``."""
     if isinstance(node, list):
-        return any(_takes_anything(n) for n in node)
-    if not isinstance(node, dict):
-        return False
-    kind = node.get("type")
-    if kind == "any":
-        return True
-    if kind in ("model", "definition-ref") or "serialization" in node:
-        return False  # a nested model's values are its own; a custom serializer is the user's
-    return any(_takes_anything(v) for k, v in node.items() if k != "metadata")
+        for item in node:
+            yield from schema_nodes(item, skip=skip, stop=stop)
+    elif isinstance(node, Mapping):
+        yield node
+        if not stop(node):
+            for key, value in node.items():
+                if key not in skip:
+                    yield from schema_nodes(value, skip=skip, stop=stop)
 
 
 def check(obj: BaseModel) -> None:

@@ -131,20 +131,16 @@ def keeps_raw_data(model: type[BaseModel]) -> bool:
     return safe
 
 
-def _copies_everything(node: Any) -> bool:
-    if isinstance(node, list):
-        return all(_copies_everything(n) for n in node)
-    if not isinstance(node, dict):
-        return True
-    kind = node.get("type")
-    if isinstance(kind, str):
+def _copies_everything(schema: Any) -> bool:
+    for node in jsonvalues.schema_nodes(schema, skip=("metadata", "serialization")):
+        kind = node.get("type")
+        if not isinstance(kind, str):
+            continue
         if kind not in _COPYING:
             return False
         if kind == "model" and (node.get("custom_init") or node.get("post_init")):
             return False
-    return all(
-        _copies_everything(v) for k, v in node.items() if k not in ("metadata", "serialization")
-    )
+    return True
 
 
 def titled(exc: ValidationError, title: str) -> ValidationError:
