@@ -149,3 +149,20 @@ def test_bulk_save_rebases_stale_copies_and_fails_only_the_gone(
         assert (c.version, c.count, c.tags) == (EDITS + 2, EDITS, ["t", "theirs"])
     assert copies[3].version == 2 and copies[2].version == 1
     assert sorted(heard, key=str) == sorted([copies[i].id for i in (0, 1, 3)], key=str)
+
+
+@pytest.mark.parametrize("others", [3, EDITS])
+def test_a_stale_save_ends_where_a_save_from_a_kept_version_does(
+    client: so.Client, phone: so.Client, others: int
+) -> None:
+    """The same two concurrent edits, with the copy's base version kept (3 edits between: the
+    server merges) or gone (170: the client rebases), leave the same object."""
+    doc = Doc.objects.create(text="buy milk", tags=["a", "b"])
+    copy = Doc.objects.get(doc.id or "")
+    edit_elsewhere(phone, doc.id or "", others, text="buy milk today", tags=["a", "b", "c"])
+    copy.text = "please buy milk"
+    copy.tags = ["b", "x"]
+    copy.save()
+    stored = client.bucket("docs").get(doc.id or "")
+    assert stored == {"text": "please buy milk today", "count": others, "tags": ["b", "x", "c"]}
+    assert (copy.text, copy.tags, copy.version) == (stored["text"], stored["tags"], others + 2)
