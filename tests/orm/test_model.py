@@ -317,3 +317,21 @@ def test_equality_ignores_cached_properties() -> None:
     a, b = (Shouting.from_document("s1", 1, {"title": "hi"}) for _ in range(2))
     assert a.loud == "HI" and a == b
     assert a != Shouting.from_document("s1", 1, {"title": "ho"})
+
+
+def test_private_attributes_live_beside_the_objects_state() -> None:
+    """The saved state shares pydantic's private dict with the model's own private
+    attributes (any name, even ``_state``); neither disturbs the other."""
+    from pydantic import PrivateAttr
+
+    class Cached(Model, bucket="cached"):
+        title: str = ""
+        _state: str = PrivateAttr("mine")
+        _hits: int = PrivateAttr(0)
+
+    item = Cached.from_document("c1", 4, {"title": "x"})
+    item._hits += 1
+    assert (item.id, item.version, item._state, item._hits) == ("c1", 4, "mine", 1)
+    new = Cached(id="c2", title="y")
+    assert (new.id, new._state, new.model_dump()) == ("c2", "mine", {"title": "y"})
+    assert item.model_copy().id == "c1" and item.changed_fields() == set()
