@@ -204,6 +204,21 @@ def test_values_json_cannot_store_are_refused_naming_the_field(
     assert len(sent.calls) == 0
 
 
+def test_extra_keys_are_untyped_values_too(client: so.Client, sent: responses.RequestsMock) -> None:
+    from pydantic import ConfigDict
+
+    class Open(Model, bucket="open"):
+        model_config = ConfigDict(extra="allow")
+        title: str = ""
+
+    with pytest.raises(so.InvalidValue, match=r"Open\.blob holds a bytes value") as caught:
+        Open(blob=b"x").save()
+    assert caught.value.field == "blob"
+    with pytest.raises(so.InvalidValue, match=r"Open\.thing: Unable to serialize"):
+        Open.objects.bulk_save([Open(), Open(thing=object())], batch_size=1)
+    assert len(sent.calls) == 0
+
+
 def test_a_declared_bytes_field_is_stored_as_text(
     client: so.Client, sent: responses.RequestsMock
 ) -> None:
