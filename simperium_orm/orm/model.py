@@ -74,29 +74,6 @@ class Model(BaseModel):
     __wire_keys__: ClassVar[dict[str, str] | None] = None  # wire key -> field name
     __page_validator__: ClassVar[TypeAdapter[Any] | None] = None  # list[cls], built on first use
 
-    def __init__(self, /, **data: Any) -> None:
-        """Validate ``data`` into a new object; ``id=`` names the object (see :attr:`id`).
-
-        ``id`` is the object's id unless a field is stored under the key ``"id"`` (then it is
-        that field's value, and the object's id is set with ``obj.id = ...``).
-        """
-        item = None
-        if "id" in data and "id" not in state.wire_keys(type(self)):
-            item = data.pop("id")
-        self.__pydantic_validator__.validate_python(data, self_instance=self)  # BaseModel's way
-        if item is not None:
-            state.set_id(self, item)
-
-    # Validating server data builds objects without calling __init__ (no id among the data):
-    # marked as pydantic's own, validation keeps its fast path (no call per object).
-    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
-
-    @classmethod
-    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
-        """Refuse ``model_config`` options that would store or read data wrongly."""
-        super().__pydantic_init_subclass__(**kwargs)
-        modelconfig.check_config(cls)
-
     def __init_subclass__(cls, *, bucket: str | None = None, **kwargs: Any) -> None:
         """Check the field names and the bucket name; give the class its own DoesNotExist."""
         super().__init_subclass__(**kwargs)
@@ -135,6 +112,29 @@ class Model(BaseModel):
                     "__doc__": f"No {cls.__name__} object has the requested id.",
                 },
             )
+
+    def __init__(self, /, **data: Any) -> None:
+        """Validate ``data`` into a new object; ``id=`` names the object (see :attr:`id`).
+
+        ``id`` is the object's id unless a field is stored under the key ``"id"`` (then it is
+        that field's value, and the object's id is set with ``obj.id = ...``).
+        """
+        item = None
+        if "id" in data and "id" not in state.wire_keys(type(self)):
+            item = data.pop("id")
+        self.__pydantic_validator__.validate_python(data, self_instance=self)  # BaseModel's way
+        if item is not None:
+            state.set_id(self, item)
+
+    # Validating server data builds objects without calling __init__ (no id among the data):
+    # marked as pydantic's own, validation keeps its fast path (no call per object).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse ``model_config`` options that would store or read data wrongly."""
+        super().__pydantic_init_subclass__(**kwargs)
+        modelconfig.check_config(cls)
 
     # -- identity -----------------------------------------------------------------------------
 
