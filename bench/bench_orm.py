@@ -19,6 +19,7 @@ client's. Measured, each pair timed turn about (medians):
 from __future__ import annotations
 
 import itertools
+import json
 import tracemalloc
 import uuid
 from typing import Any
@@ -36,7 +37,7 @@ ITER_N = scaled(20_000, 100)
 OFFICIAL_SUBSET = scaled(500, 50)
 SAVES_N = scaled(1_000, 50)
 BULK_N = scaled(10_000, 100)
-SINGLE_SUBSET = scaled(500, 50)
+BULK_BATCH = 500  # bulk_save's default batch size
 MEMORY_N = scaled(100_000, 1000)
 BENCH = "orm"
 
@@ -165,28 +166,63 @@ def bench_single_saves(report: Report, url: str, token: str) -> float:
     return orm / SAVES_N
 
 
-def bench_bulk(report: Report) -> None:
+def hand_written_bulk(url: str, token: str, bucket: str, rows: list[dict[str, Any]]) -> None:
+    """The floor for any client: the same changes, batches and JSON, posted one by one.
+
+    One keep-alive session posts ``rows`` as creation diffs (``{"o": "+"}`` per key, a fresh id
+    and ccid each) to ``POST /changes?wait=1``, ``BULK_BATCH`` to a request, and reads each
+    answer's results, as ``bulk_save`` does with new objects.
+    """
+    session = requests.Session()
+    session.trust_env = False
+    headers = {"X-Simperium-Token": token, "Content-Type": "application/json"}
+    endpoint = f"{url}/1/{APP}/{bucket}/changes"
+    params = {"clientid": f"py-{uuid.uuid4().hex}", "wait": "1"}
+    for start in range(0, len(rows), BULK_BATCH):
+        changes = [
+            {
+                "id": uuid.uuid4().hex,
+                "o": "M",
+                "v": {key: {"o": "+", "v": value} for key, value in row.items()},
+                "ccid": uuid.uuid4().hex,
+            }
+            for row in rows[start : start + BULK_BATCH]
+        ]
+        body = json.dumps(changes, separators=(",", ":"))
+        results = session.post(endpoint, params=params, data=body, headers=headers).json()
+        assert len(results) == len(changes) and not any("error" in r for r in results)
+    session.close()
+
+
+def bench_bulk(report: Report, url: str, token: str, per_single: float) -> None:
+    """``bulk_save`` of new objects vs the hand-written loop over the same batches."""
+
     class Bulk(Todo, bucket="bulk"):
         pass
 
     counter = itertools.count()
 
+    def row() -> dict[str, Any]:
+        return {"title": f"bulk {next(counter)}", "done": False, "tags": ["x"], "priority": 0}
+
     def bulk() -> None:
-        Bulk.objects.bulk_save(
-            [Bulk(title=f"bulk {next(counter)}", tags=["x"]) for _ in range(BULK_N)]
-        )
+        Bulk.objects.bulk_save([Bulk(**row()) for _ in range(BULK_N)], batch_size=BULK_BATCH)
 
-    def singles() -> None:
-        for _ in range(SINGLE_SUBSET):
-            Bulk(title=f"single {next(counter)}", tags=["x"]).save()
+    def loop() -> None:
+        hand_written_bulk(url, token, "bulk", [row() for _ in range(BULK_N)])
 
-    bulk_s, single_s = paired(bulk, singles, runs=5)
-    per_single = single_s / SINGLE_SUBSET
+    bulk_s, loop_s = paired(bulk, loop, runs=5)
     report.add(Result(
-        BENCH, f"bulk_save of {BULK_N:,} objects vs single saves", per_single * BULK_N / bulk_s,
-        "x", 10, "higher",
-        detail=f"bulk {bulk_s:.2f} s; single {per_single * 1e3:.2f} ms an object "
-        f"(timed on {SINGLE_SUBSET}), {per_single * BULK_N:.1f} s for {BULK_N:,}",
+        BENCH, f"bulk_save of {BULK_N:,} objects / hand-written POST /changes loop",
+        bulk_s / loop_s, "x", 1.15,
+        detail=f"bulk_save {bulk_s:.2f} s, loop {loop_s:.2f} s ({BULK_BATCH} changes a request, "
+        f"wait=1)",
+    ))  # fmt: skip
+    report.add(Result(
+        BENCH, "  single save() calls, per object, for comparison", per_single * BULK_N / bulk_s,
+        "x", None, "higher",
+        detail=f"single {per_single * 1e3:.2f} ms an object, {per_single * BULK_N:.1f} s for "
+        f"{BULK_N:,}: bulk_save is this many times faster",
     ))  # fmt: skip
 
 
@@ -215,8 +251,8 @@ def run(report: Report) -> None:
         client = so.connect(app_id=APP, token=token, api_url=url, auth_url=url)
         try:
             bench_iterate(report, url, token)
-            bench_single_saves(report, url, token)
-            bench_bulk(report)
+            per_single = bench_single_saves(report, url, token)
+            bench_bulk(report, url, token, per_single)
             bench_memory(report)
         finally:
             client.close()

@@ -8,6 +8,7 @@
     ├── InvalidIdentifier         an id, bucket or app name the service would refuse (ValueError)
     ├── InvalidDiff               a jsondiff that is malformed or does not apply (ValueError)
     ├── InvalidLookup             a filter/order_by argument that cannot apply (ValueError)
+    ├── InvalidValue              a field value JSON cannot store, found before sending (ValueError)
     ├── ProtocolError             the service answered something unreadable (not JSON, bad shape)
     ├── HTTPError                 an error status answered (.status_code, .response)
     │   ├── BadRequest            400  invalid id, bucket, body or diff
@@ -76,6 +77,17 @@ class InvalidDiff(SimperiumError, ValueError):
 
 class InvalidLookup(SimperiumError, ValueError):
     """A filter, exclude, order_by or values argument that cannot apply to the model."""
+
+
+class InvalidValue(SimperiumError, ValueError):
+    """A field holds a value JSON cannot store (bytes, NaN, an object pydantic cannot dump).
+
+    Raised before anything is sent; ``field`` names the field (or extra key), when known.
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class NotConnected(SimperiumError):

@@ -4,24 +4,30 @@ Each saved object becomes one jsondiff change against the state the server last 
 (``{"id", "o": "M", "v", "ccid", "sv"}``; ``sv`` left out for a new object) and each deleted
 one a ``{"id", "o": "-", "ccid"}``. A batch is one request; the server answers one result per
 change. A 409 (the change's ccid was already applied, after a retry) counts as success.
-Failures are collected over every batch and raised at the end as one ``BulkError``.
+A 404 for a change with ``sv`` means the object is gone or that version is no longer kept:
+after the last batch such objects are read, and those that exist have their changes rebased
+onto their current versions (see rebase.py) and sent again. Failures are collected over every
+batch and raised at the end as one ``BulkError``.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections import Counter, deque
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
-from simperium_orm.jsondiff import diff
-from simperium_orm.orm import state
+from simperium_orm.jsondiff import apply, diff
+from simperium_orm.orm import jsonvalues, state
 from simperium_orm.orm.background import Background
+from simperium_orm.orm.rebase import ATTEMPTS, rebase
+from simperium_orm.orm.scan.gcpause import gc_paused
 from simperium_orm.protocol import new_ccid
-from simperium_orm.wire.bucket import encode_changes
+from simperium_orm.wire.bucket import Document
+from simperium_orm.wire.request import encode_json
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
@@ -34,12 +40,14 @@ M = TypeVar("M", bound="Model")
 T = TypeVar("T")
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     obj: Any  # a Model
     change: dict[str, Any]
     created: bool
     current: dict[str, Any]  # the object's fields as sent
+    after: dict[str, Any] | None = None  # rebased: the server's data once the change applies
+    keys: Collection[str] = ()  # rebased: the keys the object changed (its change has others)
 
 
 def _check(model: type[Model], objs: Iterable[M], batch_size: int) -> list[M]:
@@ -63,7 +71,8 @@ def _change_for(obj: Model) -> _Pending | None:
     current = state.dump(obj)  # a fresh dump: nothing else holds its values
     created = saved.version is None
     if created:  # diff({}, data) without its copies: every key is added
-        v = {k: {"o": "+", "v": value} for k, value in {**saved.unknown, **current}.items()}
+        data = {**saved.unknown, **current} if saved.unknown else current
+        v = {k: {"o": "+", "v": value} for k, value in data.items()}
     else:
         v = diff(state.saved_fields(type(obj), saved) or {}, current)
     if not v:
@@ -109,18 +118,21 @@ def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int
     server always has the next one; otherwise one, so it applies them in order.
     """
     items = _check(model, objs, batch_size)
+    jsonvalues.check_all(items)  # a bad value in any batch: refused before the first request
     bucket = client.bucket(model.bucket_name())
     run = _BulkRun(model, client, bucket)
     depth = 2 if _distinct(items) else 1
     in_flight: deque[tuple[list[_Pending], Background[list[Any]]]] = deque()
     try:
         for chunk in _batches(items, batch_size):
-            batch = _prepared(model, chunk)
+            with gc_paused():  # thousands of acyclic objects a batch: see scan/gcpause.py
+                batch = _prepared(model, chunk)
+                # Encoded here, while earlier batches are on the server, so the background
+                # thread only sends: it holds the interpreter just long enough to send.
+                # Every change is complete (ids checked when they were set, a ccid each).
+                body = encode_json([p.change for p in batch]) if batch else b""
             if not batch:
                 continue
-            # Encoded here, while earlier batches are on the server, so the background thread
-            # only sends: it holds the interpreter just long enough to put the request out.
-            body = encode_changes([p.change for p in batch])
             answered = []
             while len(in_flight) >= depth:
                 done, sending = in_flight.popleft()
@@ -138,7 +150,8 @@ def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int
             with contextlib.suppress(Exception):
                 run.settle(done, sending.result(), quiet=True)
         raise
-    _raise_failures(model, run.total, run.results, run.failed)
+    run.rebase_stale(batch_size)
+    _raise_failures(model, len(run.saved) + len(run.failed), run.results, run.failed)
     return run.saved
 
 
@@ -167,20 +180,32 @@ class _BulkRun:
 
     def __init__(self, model: type[Model], client: Client, bucket: Bucket) -> None:
         self.model, self.client, self.bucket = model, client, bucket
-        self.total = 0
         self.saved: list[Any] = []
         self.results: list[Any] = []
         self.failed: list[tuple[Any, int | None]] = []
+        self.stale: list[_Pending] = []  # 404 for their base version: rebased at the end
 
     def settle(self, batch: list[_Pending], results: list[Any], *, quiet: bool = False) -> None:
         """Take the server's answers for a batch: versions, failures, and ``post_save``."""
-        model = self.model
-        self.total += len(batch)
+        with gc_paused():
+            acknowledged = self._take(batch, results, quiet=quiet)
+        if quiet or not signals.post_save.has_receivers_for(self.model):
+            return
+        # Signals only once every object of the batch holds its new version: a receiver that
+        # raises leaves no acknowledged object behind the server.
+        for p in acknowledged:
+            self._signal(p.obj, p.created, p.keys or p.change["v"])
+
+    def _take(self, batch: list[_Pending], results: list[Any], *, quiet: bool) -> list[_Pending]:
+        """Give the batch's objects their results; the acknowledged ones."""
         self.results.extend(results)
         changes = [p.change for p in batch]
         acknowledged = []
         for p, result in zip(batch, _results_by_change(changes, results), strict=True):
             code = None if result is None else result.get("error", 0)
+            if code == 404 and "sv" in p.change and not quiet:
+                self.stale.append(p)  # the object may be gone, or only its old version
+                continue
             if code not in (0, 409):
                 self.failed.append((p.obj, code))
                 continue
@@ -190,14 +215,45 @@ class _BulkRun:
                 continue
             self.saved.append(p.obj)
             acknowledged.append(p)
-        if quiet:
-            return
-        # Signals only once every object of the batch holds its new version: a receiver that
-        # raises leaves no acknowledged object behind the server.
-        keys = state.wire_keys(model)
-        for p in acknowledged:
-            sent = {keys[k] for k in p.change["v"] if k in keys}
-            signals.post_save.send(model, instance=p.obj, created=p.created, changed_fields=sent)
+        return acknowledged
+
+    def _signal(self, obj: Any, created: bool, keys: Iterable[str]) -> None:
+        names = state.wire_keys(self.model)
+        changed = {names.get(k, k) for k in keys}
+        signals.post_save.send(self.model, instance=obj, created=created, changed_fields=changed)
+
+    def rebase_stale(self, batch_size: int) -> None:
+        """Rebase the changes whose base version the server no longer keeps onto the objects'
+        current versions and send them again; an object really gone fails with 404."""
+        for _ in range(ATTEMPTS):
+            stale, self.stale = self.stale, []
+            again = [p for p in map(self._rebased, stale) if p is not None]
+            for batch in _batches(again, batch_size):
+                changes = [p.change for p in batch]
+                self.settle(list(batch), self.bucket.bulk_post(changes))
+            if not self.stale:
+                return
+        self.failed.extend((p.obj, 404) for p in self.stale)
+
+    def _rebased(self, p: _Pending) -> _Pending | None:
+        """The change rebased onto the object's current version; None when nothing is left."""
+        item, obj = p.change["id"], p.obj
+        try:
+            doc = self.bucket.fetch(item)
+        except errors.NotFound:
+            self.failed.append((obj, 404))
+            return None
+        keys = p.keys or tuple(p.change["v"])
+        base = state.saved_fields(type(obj), state.of(obj)) or {}
+        merged = rebase(base, p.current, keys, doc.data)
+        if not merged:  # the object holds the edits already
+            state.take(obj, doc, self.client)
+            self.saved.append(obj)
+            self._signal(obj, False, keys)
+            return None
+        change = {"id": item, "o": "M", "v": merged, "ccid": new_ccid(), "sv": doc.version}
+        after = apply(doc.data, merged, checked=True)
+        return _Pending(obj, change, False, p.current, after, keys)
 
 
 def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client: Client) -> bool:
@@ -205,6 +261,9 @@ def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client:
     obj = p.obj
     if "error" not in result and "ev" in result and result.get("sv") == p.change.get("sv"):
         # Applied to the version it was computed from: the server now holds what we sent.
+        if p.after is not None:  # a rebased change: the current data with it applied
+            state.take(obj, Document(p.change["id"], result["ev"], p.after), client)
+            return True
         # The dump sent is the snapshot (in the raw form, normalised if a save needs it).
         state.acknowledge(obj, result["ev"], p.current, client)
         return True

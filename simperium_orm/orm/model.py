@@ -5,7 +5,9 @@ model keeps a snapshot of the server's state (the JSON dump of its fields), so `
 send only the top-level fields whose dump differs from it; in-place changes such as
 ``todo.tags.append("x")`` are found the same way, by comparing dumps, never by intercepting
 list or dict mutation. Keys the server holds that the model does not declare are kept aside
-and written back untouched.
+and written back untouched (with ``extra="allow"`` they are extra attributes instead: see
+modelconfig.py). A save whose base version the server no longer keeps is rebased onto the
+current one (rebase.py).
 """
 
 from __future__ import annotations
@@ -21,12 +23,13 @@ from typing_extensions import Self
 
 from simperium_orm import errors, signals
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import state
+from simperium_orm.orm import modelconfig, state
 from simperium_orm.orm.manager import ManagerDescriptor
+from simperium_orm.orm.rebase import ATTEMPTS, Write, rebased_write, write_of
 from simperium_orm.protocol import check_bucket_name
 
 if TYPE_CHECKING:
-    from simperium_orm.wire.bucket import Bucket
+    from simperium_orm.wire.bucket import Bucket, Document
 
 __all__ = ["Model"]
 
@@ -120,6 +123,29 @@ class Model(BaseModel):
                 },
             )
 
+    def __init__(self, /, **data: Any) -> None:
+        """Validate ``data`` into a new object; ``id=`` names the object (see :attr:`id`).
+
+        ``id`` is the object's id unless a field is stored under the key ``"id"`` (then it is
+        that field's value, and the object's id is set with ``obj.id = ...``).
+        """
+        item = None
+        if "id" in data and "id" not in state.wire_keys(type(self)):
+            item = data.pop("id")
+        self.__pydantic_validator__.validate_python(data, self_instance=self)  # BaseModel's way
+        if item is not None:
+            state.set_id(self, item)
+
+    # Validating server data builds objects without calling __init__ (no id among the data):
+    # marked as pydantic's own, validation keeps its fast path (no call per object).
+    __init__.__pydantic_base_init__ = True  # type: ignore[attr-defined]
+
+    @classmethod
+    def __pydantic_init_subclass__(cls, **kwargs: Any) -> None:
+        """Refuse ``model_config`` options that would store or read data wrongly."""
+        super().__pydantic_init_subclass__(**kwargs)
+        modelconfig.check_config(cls)
+
     # -- identity -----------------------------------------------------------------------------
 
     @classmethod
@@ -182,9 +208,10 @@ class Model(BaseModel):
     # -- dirty tracking -----------------------------------------------------------------------
 
     def changed_fields(self) -> set[str]:
-        """Names of the fields that differ from the server's state (all of them when new)."""
+        """Names of the fields (and extra keys) that differ from the server's state (all of
+        them when new)."""
         keys = state.wire_keys(type(self))
-        return {keys[k] for k in state.changed_keys(self, state.dump(self)) if k in keys}
+        return {keys.get(k, k) for k in state.changed_keys(self, state.dump(self))}
 
     # -- persistence --------------------------------------------------------------------------
 
@@ -197,9 +224,10 @@ class Model(BaseModel):
     def _field_keys(self, names: Iterable[str]) -> set[str]:
         wire = state.wire_keys(type(self))
         by_name = {name: key for key, name in wire.items()}
+        extra = self.__pydantic_extra__ or {}
         keys = set()
         for name in [names] if isinstance(names, str) else names:
-            key = by_name.get(name, name if name in wire else None)
+            key = by_name.get(name, name if name in wire or name in extra else None)
             if key is None:
                 raise ValueError(
                     f"update_fields: {type(self).__name__} has no field {name!r} "
@@ -236,23 +264,54 @@ class Model(BaseModel):
         item = state.of(self).id or state.set_id(self)
         signals.pre_save.send(cls, instance=self, created=created)
         current = state.dump(self)  # again: pre_save receivers may have changed the object
+        saved = state.of(self)
         if created or replace:
-            sent, body = set(current), {**state.of(self).unknown, **current}
-            version = None  # replace: what we send becomes the object, whatever came between
+            # replace: what we send becomes the object, whatever came between
+            sent, write = set(current), Write({**saved.unknown, **current}, None, replace)
         else:
             sent = self._sent_keys(current, narrow)
             if not sent:
                 return
-            body, version = {k: current[k] for k in sent}, state.of(self).version
-        try:
-            doc = self._bucket(client).write(item, body, version=version, replace=replace)
-        except errors.NotFound as exc:
-            raise self._missing(item, exc) from exc
+            assert saved.version is not None
+            write = write_of(current, saved.unknown, sent, saved.version)
+        doc = self._write(client, item, write, current, sent)
         keys = state.wire_keys(cls)
         dirty = state.changed_keys(self, current) - sent
-        state.take(self, doc, client, keep=[keys[k] for k in dirty if k in keys])
-        changed = {keys[k] for k in sent if k in keys}
+        state.take(self, doc, client, keep=[keys.get(k, k) for k in dirty])
+        changed = {keys.get(k, k) for k in sent}
         signals.post_save.send(cls, instance=self, created=created, changed_fields=changed)
+
+    def _write(
+        self, client: Client, item: str, write: Write, current: dict[str, Any], sent: set[str]
+    ) -> Document:
+        """Send ``write``; when its base version is no longer kept, rebase onto the current one.
+
+        The server answers 404 both for an object that is gone and for a version it no longer
+        keeps: only a read of the object tells them apart.
+        """
+        bucket = self._bucket(client)
+        try:
+            return bucket.write(item, write.body, version=write.version, replace=write.replace)
+        except errors.NotFound as exc:
+            if write.version is None:
+                raise self._missing(item, exc) from exc
+            stale = exc
+        base = state.saved_fields(type(self), state.of(self)) or {}
+        for _ in range(ATTEMPTS):
+            try:
+                doc = bucket.fetch(item)
+            except errors.NotFound as exc:
+                raise self._missing(item, exc) from exc
+            rebased = rebased_write(base, current, sent, doc.data, doc.version)
+            if rebased is None:
+                return doc  # the object holds our edits already
+            try:
+                return bucket.write(
+                    item, rebased.body, version=rebased.version, replace=rebased.replace
+                )
+            except errors.NotFound as exc:  # gone meanwhile, or edited past the kept history
+                stale = exc
+        raise stale
 
     def _sent_keys(self, current: Mapping[str, Any], narrow: set[str] | None) -> set[str]:
         changed = state.changed_keys(self, current)
@@ -308,8 +367,26 @@ class Model(BaseModel):
         mine, theirs = state.of(self), state.of(other)
         return (
             (mine.id, mine.version, mine.unknown) == (theirs.id, theirs.version, theirs.unknown)
-            and state.fields(self) == state.fields(other)
+            and _same_fields(self, other)
             and self.__pydantic_extra__ == other.__pydantic_extra__
         )
 
-    __hash__ = None  # type: ignore[assignment]  # mutable, like every pydantic model
+    def __hash__(self) -> int:
+        """By model class and id, as Django's model instances: an object without an id
+        (never saved, none chosen) is unhashable. Equal objects have one class and one id."""
+        item = state.of(self).id
+        if item is None:
+            raise TypeError(
+                f"unhashable {type(self).__name__} object: it has no id until it is saved "
+                f"(or given one with {type(self).__name__}(id=...))"
+            )
+        return hash((type(self), item))
+
+
+def _same_fields(a: Model, b: Model) -> bool:
+    """Whether two objects of one model hold equal field values (cached properties aside)."""
+    mine, theirs = a.__dict__, b.__dict__
+    if mine == theirs:
+        return True
+    missing = object()
+    return all(mine.get(n, missing) == theirs.get(n, missing) for n in type(a).model_fields)

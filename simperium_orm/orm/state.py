@@ -23,10 +23,11 @@ from itertools import repeat
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
-from pydantic_core import PydanticSerializationError
 
 from simperium_orm import protocol
 from simperium_orm.jsondiff import json_equal
+from simperium_orm.orm import jsonvalues
+from simperium_orm.orm.modelconfig import stored_key
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
@@ -47,6 +48,7 @@ __all__ = [
     "saved_fields",
     "split",
     "take",
+    "takes_extras",
     "titled",
     "wire_keys",
 ]
@@ -79,6 +81,10 @@ class ObjectState(NamedTuple):
 
 NEW = ObjectState()
 
+# tuple.__new__ builds a state without the NamedTuple constructor's (or _replace's) Python
+# frames: once per object where thousands are bound or acknowledged at a time.
+_new = tuple.__new__
+
 
 def saved_fields(model: type[BaseModel], state: ObjectState) -> dict[str, Any] | None:
     """The server's state of the fields as a JSON dump; None for an object never saved."""
@@ -109,31 +115,32 @@ _RAW_SAFE: dict[type, bool] = {}
 
 
 def keeps_raw_data(model: type[BaseModel]) -> bool:
-    """Whether validating server data for ``model`` never shares a container with it."""
+    """Whether validating server data for ``model`` never shares a container with it, and
+    refuses keys the model does not declare (so a page with such keys takes the ordinary path,
+    which keeps them aside): then the raw data can serve as an object's snapshot."""
     safe = _RAW_SAFE.get(model)
     if safe is None:
-        try:
-            safe = _copies_everything(model.__pydantic_core_schema__)
-        except Exception:  # a schema not built yet: take the always-correct way
-            return False
+        if model.model_config.get("extra") != "forbid":
+            safe = False
+        else:
+            try:
+                safe = _copies_everything(model.__pydantic_core_schema__)
+            except Exception:  # a schema not built yet: take the always-correct way
+                return False
         _RAW_SAFE[model] = safe
     return safe
 
 
-def _copies_everything(node: Any) -> bool:
-    if isinstance(node, list):
-        return all(_copies_everything(n) for n in node)
-    if not isinstance(node, dict):
-        return True
-    kind = node.get("type")
-    if isinstance(kind, str):
+def _copies_everything(schema: Any) -> bool:
+    for node in jsonvalues.schema_nodes(schema, skip=("metadata", "serialization")):
+        kind = node.get("type")
+        if not isinstance(kind, str):
+            continue
         if kind not in _COPYING:
             return False
         if kind == "model" and (node.get("custom_init") or node.get("post_init")):
             return False
-    return all(
-        _copies_everything(v) for k, v in node.items() if k not in ("metadata", "serialization")
-    )
+    return True
 
 
 def titled(exc: ValidationError, title: str) -> ValidationError:
@@ -152,17 +159,26 @@ def titled(exc: ValidationError, title: str) -> ValidationError:
 
 
 # -- reading and replacing an object's state ---------------------------------------------------
-# The state lives in the instance __dict__ beside the fields (pydantic ignores underscore keys
-# there, as for cached properties): cheaper to build than a private attribute.
+# The state lives in the object's pydantic private dict under a dunder key, which no private
+# attribute can be called (pydantic leaves dunder names alone): out of the fields' __dict__,
+# so no dump sees it, not even an ``extra="allow"`` model's, which dumps every key there.
+
+_KEY = "__simperium_state__"
+_set_private = BaseModel.__dict__["__pydantic_private__"].__set__  # the slot, as pydantic sets it
 
 
 def of(obj: BaseModel) -> ObjectState:
     """The object's state (:data:`NEW` for an object never saved nor loaded)."""
-    return obj.__dict__.get("_state", NEW)  # type: ignore[no-any-return]
+    private = obj.__pydantic_private__
+    return NEW if private is None else private.get(_KEY, NEW)
 
 
 def _put(obj: BaseModel, state: ObjectState) -> None:
-    obj.__dict__["_state"] = state
+    private = obj.__pydantic_private__
+    if private is None:
+        _set_private(obj, {_KEY: state})
+    else:
+        private[_KEY] = state
 
 
 def require_saved(obj: BaseModel, action: str) -> str:
@@ -180,7 +196,8 @@ def require_saved(obj: BaseModel, action: str) -> str:
 def set_id(obj: BaseModel, item: Any = protocol.MISSING) -> str:
     """Give an unsaved object its id (``item``, checked, or a new one); return it."""
     chosen = protocol.new_id() if item is protocol.MISSING else protocol.check_id(item)
-    _put(obj, of(obj)._replace(id=chosen))
+    old = of(obj)
+    _put(obj, _new(ObjectState, (chosen, old.version, old.snapshot, old.unknown, old.client)))
     return chosen
 
 
@@ -193,20 +210,23 @@ def bind(
 ) -> None:
     """Bind freshly validated objects to their index entries' ids and versions: the one place
     that builds states for objects from server data (a whole page at a time)."""
-    new, empty = tuple.__new__, NEW.unknown
+    new, empty, key, put = _new, NEW.unknown, _KEY, _set_private
     extras = repeat(empty) if unknowns is None else unknowns  # repeat() never ends: not strict
     for obj, entry, snapshot, extra in zip(objs, entries, snapshots, extras, strict=False):
-        # tuple.__new__ skips the NamedTuple constructor's Python frame (once per object).
-        obj.__dict__["_state"] = new(
-            ObjectState, (entry["id"], entry["v"], snapshot, extra, client)
-        )
+        state = new(ObjectState, (entry["id"], entry["v"], snapshot, extra, client))
+        private = obj.__pydantic_private__
+        if private is None:
+            put(obj, {key: state})
+        else:
+            private[key] = state
 
 
 def acknowledge(
     obj: BaseModel, version: int, sent: Mapping[str, Any], client: Client | None
 ) -> None:
     """The server applied exactly ``sent`` (the full dump) as ``version``: it is the snapshot."""
-    _put(obj, of(obj)._replace(version=version, snapshot=sent, client=client))
+    old = of(obj)
+    _put(obj, _new(ObjectState, (old.id, version, sent, old.unknown, client)))
 
 
 def forget(obj: BaseModel, client: Client | None) -> None:
@@ -221,7 +241,7 @@ def wire_keys(model: type[BaseModel]) -> dict[str, str]:
     """The model's stored keys, each mapped to its field name (an alias, or the name)."""
     keys: dict[str, str] | None = model.__dict__.get("__wire_keys__")
     if keys is None:
-        keys = {(info.alias or name): name for name, info in model.model_fields.items()}
+        keys = {stored_key(name, info): name for name, info in model.model_fields.items()}
         type.__setattr__(model, "__wire_keys__", keys)
     return keys
 
@@ -233,14 +253,27 @@ def split(
     keys = wire_keys(model)
     if keys.keys() >= data.keys():
         return data, {}
+    if takes_extras(model):
+        # Undeclared keys become extra attributes, except those that would hide (or be hidden
+        # by) a field or an attribute of the class: those are kept aside.
+        fields = model.model_fields
+        aside = {k for k in data if k not in keys and (k in fields or hasattr(model, k))}
+        if not aside:
+            return data, {}
+        keys = {k: k for k in data if k not in aside}
     known = {k: v for k, v in data.items() if k in keys}
     return known, {k: v for k, v in data.items() if k not in keys}
+
+
+def takes_extras(model: type[BaseModel]) -> bool:
+    """Whether the model keeps undeclared keys as attributes (``extra="allow"``)."""
+    return model.model_config.get("extra") == "allow"
 
 
 def validate(model: type[M], item: str | None, known: Mapping[str, Any]) -> M:
     """The object of ``known`` data; a ValidationError titled with the object's id."""
     try:
-        return model.model_validate(known)
+        return model.__pydantic_validator__.validate_python(known)  # type: ignore[no-any-return]
     except ValidationError as exc:
         raise titled(exc, f"{model.__name__} (id {item!r})") from None
 
@@ -300,41 +333,66 @@ def take(obj: BaseModel, doc: Document, client: Client, keep: Iterable[str] = ()
     model = type(obj)
     known, unknown = split(model, doc.data)
     fresh = validate(model, doc.id, known)
+    snapshot = fresh.__pydantic_serializer__.to_json(fresh, by_alias=True)
     values = dict(fresh.__dict__)
     fields_set = set(fresh.__pydantic_fields_set__)
+    extra, mine = fresh.__pydantic_extra__, obj.__pydantic_extra__
     for name in keep:
-        values[name] = obj.__dict__[name]
-        fields_set.add(name)
+        if name in values:
+            values[name] = obj.__dict__[name]
+            fields_set.add(name)
+        elif extra is not None:  # an extra key: kept as it is here, or kept removed
+            if mine is not None and name in mine:
+                extra[name] = mine[name]
+            else:
+                extra.pop(name, None)
     obj.__dict__.clear()
     obj.__dict__.update(values)
     object.__setattr__(obj, "__pydantic_fields_set__", fields_set)
-    object.__setattr__(obj, "__pydantic_extra__", fresh.__pydantic_extra__)
-    snapshot = fresh.__pydantic_serializer__.to_json(fresh, by_alias=True)
+    object.__setattr__(obj, "__pydantic_extra__", extra)
     _put(obj, ObjectState(doc.id, doc.version, snapshot, unknown, client))
 
 
 # -- dirty tracking ----------------------------------------------------------------------------
 
 
-def fields(obj: BaseModel) -> dict[str, Any]:
-    """The object's field values (its __dict__ without the state)."""
-    return {k: v for k, v in obj.__dict__.items() if k != "_state"}
-
-
 def dump(obj: BaseModel) -> dict[str, Any]:
-    """The fields as JSON under their stored keys; a ValidationError for bad in-place edits.
+    """The fields (and extra keys) as JSON under their stored keys, checked before any send.
 
-    The serializer catches most of them (an ``int`` appended to a ``list[str]``), not all
-    (``None`` there is dumped as null without a warning), so the fields are validated too.
+    A ValidationError for bad in-place edits: the serializer catches most of them (an ``int``
+    appended to a ``list[str]``), not all (``None`` there is dumped as null without a
+    warning), so the fields are validated too. :class:`~simperium_orm.errors.InvalidValue`,
+    naming the field, for an untyped value JSON cannot store (bytes, NaN, an unknown object).
     """
-    model, item = type(obj), of(obj).id
+    jsonvalues.check(obj)
     try:
         result = obj.model_dump(mode="json", by_alias=True, warnings="error")
-    except PydanticSerializationError:
-        validate(model, item, fields(obj))  # says which value is wrong
-        raise
-    validate(model, item, fields(obj))
+    except ValueError as exc:  # PydanticSerializationError; UnicodeDecodeError for bytes
+        validate(type(obj), of(obj).id, _stored(obj))  # says which typed value is wrong
+        raise jsonvalues.unserialisable(obj, exc) from None
+    validate(type(obj), of(obj).id, _stored(obj))
     return result
+
+
+def _stored(obj: BaseModel) -> Mapping[str, Any]:
+    """The object's values under their stored keys: validated so whatever the model's
+    ``populate_by_name``, as server data is."""
+    model, values = type(obj), obj.__dict__
+    keys = wire_keys(model)
+    renames = _RENAMES.get(model)
+    if renames is None:
+        renames = _RENAMES[model] = any(k != v for k, v in keys.items())
+    if renames or len(values) != len(keys):  # aliases, or cached_property values beside
+        data: Mapping[str, Any] = {
+            key: values[name] for key, name in keys.items() if name in values
+        }
+    else:
+        data = values  # read only: validation builds its own values
+    extra = obj.__pydantic_extra__
+    return {**extra, **data} if extra else data
+
+
+_RENAMES: dict[type, bool] = {}  # whether a model stores a field under another name
 
 
 def changed_keys(obj: BaseModel, current: Mapping[str, Any]) -> set[str]:
@@ -342,4 +400,6 @@ def changed_keys(obj: BaseModel, current: Mapping[str, Any]) -> set[str]:
     saved = saved_fields(type(obj), of(obj))
     if saved is None:
         return set(current)
-    return {k for k, v in current.items() if k not in saved or not json_equal(saved[k], v)}
+    changed = {k for k, v in current.items() if k not in saved or not json_equal(saved[k], v)}
+    changed.update(k for k in saved if k not in current)  # an extra key removed
+    return changed

@@ -87,9 +87,10 @@ class Replica:
     """One SQLite file mirroring ``models``' buckets for one app and one user.
 
     ``path`` is a file (created when missing; WAL mode) or ``":memory:"``. ``client`` defaults
-    to the ``connect()`` default. ``progress(bucket, objects, done)`` is called while a bucket is
-    indexed. Opening a file made for another app or user raises
-    :class:`~simperium_orm.ReplicaMismatch`.
+    to the ``connect()`` default. ``transport="stream"`` follows the feed over Simperium's
+    websocket protocol instead of long-polls (needs the ``websockets`` package).
+    ``progress(bucket, objects, done)`` is called while a bucket is indexed. Opening a file made
+    for another app or user raises :class:`~simperium_orm.ReplicaMismatch`.
     """
 
     def __init__(
@@ -99,6 +100,7 @@ class Replica:
         client: Client | None = None,
         progress: Progress | None = None,
         poll_timeout: float = _POLL_TIMEOUT,
+        transport: str = "poll",
     ) -> None:
         from simperium_orm.orm.model import Model
 
@@ -111,8 +113,12 @@ class Replica:
             name = model.bucket_name()
             if by_bucket.setdefault(name, model) is not model:
                 raise TypeError(f"{model.__name__} and {by_bucket[name].__name__} share {name!r}")
+        if transport not in ("poll", "stream"):
+            raise ValueError(f"transport is 'poll' or 'stream', not {transport!r}")
         self.client = client or default_client()
+        self.transport = transport
         self.models: dict[str, type[Model]] = by_bucket
+        self._streams: dict[str, Any] = {}
         self.poll_timeout = poll_timeout
         self.store = Store(path)
         try:
@@ -132,6 +138,7 @@ class Replica:
                 self.client.bucket(name),
                 timeout=self.client.timeout,
                 progress=progress,
+                feed=self._stream_feed(name) if transport == "stream" else None,
             )
             for name, model in by_bucket.items()
         }
@@ -149,6 +156,19 @@ class Replica:
     def __repr__(self) -> str:
         names = ", ".join(m.__name__ for m in self.models.values())
         return f"<Replica {self.store.path!r} ({names})>"
+
+    def _stream_feed(self, name: str) -> Any:
+        """The feed of bucket ``name`` over the websocket streaming protocol."""
+
+        def feed(cv: str, timeout: float | None) -> list[dict[str, Any]]:
+            stream = self._streams.get(name)
+            if stream is None:
+                from simperium_orm.listen.stream import StreamChannel
+
+                stream = self._streams[name] = StreamChannel(self.client, name, cv=cv)
+            return stream.changes(cv=cv, timeout=timeout, batch=1000)
+
+        return feed
 
     def _claim(self, *, offline_ok: bool = False) -> None:
         """Record (or check) the file's app and user. Offline, a file may be opened and written
@@ -236,6 +256,9 @@ class Replica:
         """Ask the background threads to stop (a long-poll in flight is interrupted)."""
         self._stop.set()
         self.client.transport.abort()
+        for stream in list(self._streams.values()):
+            stream.close()
+        self._streams.clear()
 
     def join(self, timeout: float | None = None) -> None:
         """Wait for the background threads to end."""

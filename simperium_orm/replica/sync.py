@@ -47,6 +47,8 @@ DELETED_REMOTELY = "deleted on the server while it had local changes"
 
 #: ``progress(bucket, objects stored so far, done)`` during an index walk.
 Progress = Callable[[str, int, bool], None]
+#: ``feed(cv, timeout)``: the changes after ``cv``, waiting up to ``timeout`` (None: no wait).
+Feed = Callable[[str, float | None], list[dict[str, Any]]]
 
 
 @dataclass
@@ -70,8 +72,10 @@ class BucketSync:
         *,
         timeout: float | None = None,
         progress: Progress | None = None,
+        feed: Feed | None = None,
     ) -> None:
         self.timeout = timeout  # for requests that do not wait (None: as long as needed)
+        self.feed = feed or self._poll
         self.store = store
         self.model = model
         self.name = model.bucket_name()
@@ -86,6 +90,13 @@ class BucketSync:
         with self.store.reading() as conn:
             return self.store.bucket_state(conn, self.name)[0]
 
+    def _poll(self, cv: str, timeout: float | None) -> list[dict[str, Any]]:
+        """The changes after ``cv`` by long-poll (``timeout`` None: only those pending)."""
+        wait = timeout is not None
+        return self.bucket.changes(
+            cv=cv, timeout=timeout if wait else self.timeout, wait=wait, batch=_BATCH
+        )
+
     # -- one round ----------------------------------------------------------------------------
 
     def round(self, timeout: float | None) -> Round:
@@ -96,12 +107,7 @@ class BucketSync:
             self.index(reindex=False)
             return Round(indexed=True, more=True)
         try:
-            changes = self.bucket.changes(
-                cv=cv,
-                timeout=timeout if timeout is not None else self.timeout,
-                wait=timeout is not None,
-                batch=_BATCH,
-            )
+            changes = self.feed(cv, timeout)
         except NotFound:
             log.warning("%s: the server no longer knows cv %s; indexing again", self.name, cv)
             self.index(reindex=True)

@@ -284,3 +284,54 @@ def test_saving_without_a_client_says_how_to_connect() -> None:
     so.disconnect()
     with pytest.raises(so.NotConnected, match="connect"):
         Todo(title="x").save()
+
+
+def test_cached_properties_are_not_data() -> None:
+    """pydantic keeps a cached_property's value in the instance __dict__ beside the fields:
+    it is neither validated as a field nor saved."""
+    from functools import cached_property
+
+    class Shouting(Model, bucket="shouting"):
+        title: str = ""
+
+        @cached_property
+        def loud(self) -> str:
+            return self.title.upper()
+
+    item = Shouting.from_document("s1", 1, {"title": "hi"})
+    assert item.loud == "HI" and item.changed_fields() == set()
+    item.title = "ho"
+    assert item.changed_fields() == {"title"} and item.model_dump() == {"title": "ho"}
+
+
+def test_equality_ignores_cached_properties() -> None:
+    from functools import cached_property
+
+    class Shouting(Model, bucket="shouting"):
+        title: str = ""
+
+        @cached_property
+        def loud(self) -> str:
+            return self.title.upper()
+
+    a, b = (Shouting.from_document("s1", 1, {"title": "hi"}) for _ in range(2))
+    assert a.loud == "HI" and a == b
+    assert a != Shouting.from_document("s1", 1, {"title": "ho"})
+
+
+def test_private_attributes_live_beside_the_objects_state() -> None:
+    """The saved state shares pydantic's private dict with the model's own private
+    attributes (any name, even ``_state``); neither disturbs the other."""
+    from pydantic import PrivateAttr
+
+    class Cached(Model, bucket="cached"):
+        title: str = ""
+        _state: str = PrivateAttr("mine")
+        _hits: int = PrivateAttr(0)
+
+    item = Cached.from_document("c1", 4, {"title": "x"})
+    item._hits += 1
+    assert (item.id, item.version, item._state, item._hits) == ("c1", 4, "mine", 1)
+    new = Cached(id="c2", title="y")
+    assert (new.id, new._state, new.model_dump()) == ("c2", "mine", {"title": "y"})
+    assert item.model_copy().id == "c1" and item.changed_fields() == set()

@@ -185,10 +185,15 @@ def test_update_fields_with_nothing_changed_sends_nothing(
     assert len(rsps.calls) == 0
 
 
+@pytest.mark.parametrize(
+    ("status", "says"), [(412, "empty change"), (404, "specified object version does not exist")]
+)
 def test_a_change_the_server_already_has_reads_the_object_back(
-    client: so.Client, rsps: responses.RequestsMock
+    client: so.Client, rsps: responses.RequestsMock, status: int, says: str
 ) -> None:
-    rsps.post(f"{TODO}/i/t1/v/3", status=412, body="empty change")
+    """412: nothing to change. 404: version 3 is no longer kept, and the current object
+    holds the edit already. Either way the object is read back and nothing more is sent."""
+    rsps.post(f"{TODO}/i/t1/v/3", status=status, body=says)
     rsps.get(f"{TODO}/i/t1", **answer({"title": "milk", "done": True}, 6))
     t = loaded(client)
     t.done = True
@@ -208,14 +213,64 @@ def test_failed_save_leaves_the_object_as_it_was(
     assert t.version == 3 and t.changed_fields() == {"title"}
 
 
-def test_save_of_a_deleted_object_raises_does_not_exist(
+def test_save_of_a_deleted_object_reads_it_then_raises_does_not_exist(
     client: so.Client, rsps: responses.RequestsMock
 ) -> None:
+    """A 404 names a missing version as well as a missing object: a read tells them apart."""
     rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    rsps.get(f"{TODO}/i/t1", status=404, body="object does not exist")
     t = loaded(client)
     t.done = True
     with pytest.raises(Todo.DoesNotExist):
         t.save()
+    assert [(c.request.method, path(c)) for c in rsps.calls] == [
+        ("POST", "/1/myapp/todo/i/t1/v/3"),
+        ("GET", "/1/myapp/todo/i/t1"),
+    ]
+    assert t.version == 3 and t.changed_fields() == {"done"}
+
+
+def test_a_stale_save_rebases_onto_the_current_version(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    """Version 3 is no longer kept: the copy's edit is rebased onto version 170 (three-way
+    from its snapshot) and posted there; the other client's edits are kept."""
+    rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    current = {"title": "buy milk", "done": False, "tags": ["a", "b"], "note": "kept"}
+    rsps.get(f"{TODO}/i/t1", **answer(current, 170))
+    # Both appended to ["a"]: the copy's element goes first, as the server merges lists.
+    merged = {**current, "title": "buy milk today", "tags": ["a", "c", "b"]}
+    rsps.post(f"{TODO}/i/t1/v/170", **answer(merged, 171))
+    t = loaded(client, tags=["a"])
+    t.title = "milk today"
+    t.tags.append("c")
+    t.save()
+    posted = rsps.calls[-1]
+    assert path(posted) == "/1/myapp/todo/i/t1/v/170" and "replace" not in query(posted)
+    assert body(posted) == {"title": "buy milk today", "tags": ["a", "c", "b"]}
+    assert (t.version, t.title, t.tags, t.unknown_data) == (
+        171,
+        "buy milk today",
+        ["a", "c", "b"],
+        {"note": "kept"},
+    )
+
+
+def test_a_stale_save_gives_up_with_not_found_while_the_object_keeps_moving(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    """Each read is outrun before the write lands: after a few rounds the 404 is raised as
+    it is (not DoesNotExist: the object exists)."""
+    rsps.post(f"{TODO}/i/t1/v/3", status=404, body="specified object version does not exist")
+    for version in range(100, 105):
+        rsps.get(f"{TODO}/i/t1", **answer({"title": f"v{version}"}, version))
+        rsps.post(f"{TODO}/i/t1/v/{version}", status=404, body="version does not exist")
+    t = loaded(client)
+    t.done = True
+    with pytest.raises(so.NotFound) as caught:
+        t.save()
+    assert not isinstance(caught.value, so.DoesNotExist)
+    assert len(rsps.calls) == 11 and t.version == 3
 
 
 def test_save_goes_through_the_client_the_object_came_from(
@@ -362,6 +417,57 @@ def test_bulk_save_maps_failed_changes_to_bulk_error(
     assert len(err.value.results) == 3
     assert (objs[0].version, objs[1].version, objs[2].version) == (1, None, 1)
     assert objs[1].changed_fields() == {"title", "done", "tags"}
+
+
+def test_bulk_save_rebases_a_change_whose_base_version_is_gone(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    """The 404 for ``sv: 3``: the object is read (there, at version 170) and its change is
+    rebased onto it and sent again with ``sv: 170``; the result is taken without a read."""
+    answers = iter([404, 0])
+
+    def reply(request: Any) -> tuple[int, dict[str, str], str]:
+        (change,) = json.loads(request.body)
+        if next(answers) == 404:
+            error = {"id": change["id"], "ccids": [change["ccid"]], "error": 404}
+            return 200, {}, json.dumps([error])
+        return 200, {}, json.dumps([change_result(change, 171)])
+
+    rsps.add_callback("POST", f"{TODO}/changes", callback=reply)
+    rsps.get(f"{TODO}/i/t1", **answer({"title": "buy milk", "done": True, "tags": []}, 170))
+    t = loaded(client)
+    t.title = "milk today"
+    assert Todo.objects.bulk_save([t]) == [t]
+    first, again = (body(c) for c in (rsps.calls[0], rsps.calls[2]))
+    assert first[0]["sv"] == 3 and path(rsps.calls[1]) == "/1/myapp/todo/i/t1"
+    assert again == [
+        {
+            "id": "t1",
+            "o": "M",
+            "v": {"title": {"o": "d", "v": again[0]["v"]["title"]["v"]}},
+            "ccid": again[0]["ccid"],
+            "sv": 170,
+        }
+    ]
+    assert len(rsps.calls) == 3 and again[0]["ccid"] != first[0]["ccid"]
+    assert (t.version, t.title, t.done, t.changed_fields()) == (171, "buy milk today", True, set())
+
+
+def test_bulk_save_fails_only_an_object_that_is_gone(
+    client: so.Client, rsps: responses.RequestsMock
+) -> None:
+    def reply(request: Any) -> tuple[int, dict[str, str], str]:
+        (change,) = json.loads(request.body)
+        return 200, {}, json.dumps([{"id": "t1", "ccids": [change["ccid"]], "error": 404}])
+
+    rsps.add_callback("POST", f"{TODO}/changes", callback=reply)
+    rsps.get(f"{TODO}/i/t1", status=404, body="object does not exist")
+    t = loaded(client)
+    t.done = True
+    with pytest.raises(so.BulkError) as err:
+        Todo.objects.bulk_save([t])
+    assert err.value.failed == [(t, 404)] and len(rsps.calls) == 2
+    assert t.version == 3 and t.changed_fields() == {"done"}
 
 
 def test_bulk_save_reads_back_an_object_merged_over_other_changes(

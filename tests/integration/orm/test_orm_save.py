@@ -235,3 +235,18 @@ def test_using_keeps_users_apart(local_server: SimperiumServer, client: so.Clien
     theirs.save()  # goes back through the client it came from
     assert Todo.objects.using(other).filter(done=True).count() == 1
     other.close()
+
+
+def test_create_with_an_id_and_hashing_by_id(client: so.Client) -> None:
+    made = Todo.objects.create(id="milk@home", title="milk")
+    same = Todo.objects.get("milk@home")
+    assert (made.id, made.version, same.title) == ("milk@home", 1, "milk")
+    assert len({made, same}) == 1 and {made: "x"}[same] == "x"
+    built = Todo(id="bread@home", title="bread")
+    built.save()
+    assert client.bucket("todo").get("bread@home") == {
+        "title": "bread",
+        "done": False,
+        "tags": [],
+        "meta": {},
+    }

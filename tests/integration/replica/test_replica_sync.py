@@ -294,3 +294,24 @@ def test_bad_arguments_are_refused() -> None:
         Replica(":memory:", dict)  # type: ignore[arg-type]
     with pytest.raises(so.ReplicaError, match="no folder"):
         Replica("/no/such/folder/r.db", Note, client=so.Client("demo", "t"))
+
+
+def test_over_the_streaming_protocol_a_remote_write_is_heard(
+    client: so.Client, writer: so.Client, tmp_path: Path, heard: Heard
+) -> None:
+    Note.objects.using(writer).create(title="before")
+    path = str(tmp_path / "r.db")
+    with Replica(path, Note, client=client, transport="stream", poll_timeout=5) as replica:
+        assert replica.ready(10)
+        obj = Note.objects.using(writer).create(title="pushed")
+        obj.title = "pushed again"
+        obj.save()
+        heard.wait_for(2)
+        assert heard.events == [
+            ("created", obj.id, 1, frozenset()),
+            ("updated", obj.id, 2, frozenset({"title"})),
+        ]
+        assert replica_state(replica) == server_state(client)
+    replica.close()
+    with pytest.raises(ValueError, match="poll' or 'stream"):
+        Replica(path, Note, client=client, transport="carrier pigeon")
