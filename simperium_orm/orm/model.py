@@ -24,12 +24,13 @@ from typing_extensions import Self
 from simperium_orm import errors, signals
 from simperium_orm.client import Client, default_client
 from simperium_orm.orm import modelconfig, state
+from simperium_orm.orm.effects import Fetch, Remove, Send, Steps, WriteDoc, arun, run
 from simperium_orm.orm.manager import ManagerDescriptor
 from simperium_orm.orm.rebase import ATTEMPTS, Write, rebased_write, write_of
 from simperium_orm.protocol import check_bucket_name
 
 if TYPE_CHECKING:
-    from simperium_orm.wire.bucket import Bucket, Document
+    from simperium_orm.wire.bucket import Document
 
 __all__ = ["Model"]
 
@@ -37,6 +38,7 @@ __all__ = ["Model"]
 _RESERVED = frozenset(
     {
         *("id", "version", "objects", "DoesNotExist", "save", "delete", "refresh"),
+        *("asave", "adelete", "arefresh"),
         *("from_document", "bucket_name", "changed_fields", "unknown_data", "has_pending_writes"),
     }
 )
@@ -218,9 +220,6 @@ class Model(BaseModel):
     def _client(self, using: Client | None) -> Client:
         return using or state.of(self).client or default_client()
 
-    def _bucket(self, client: Client) -> Bucket:
-        return client.bucket(self.bucket_name())
-
     def _field_keys(self, names: Iterable[str]) -> set[str]:
         wire = state.wire_keys(type(self))
         by_name = {name: key for key, name in wire.items()}
@@ -253,6 +252,21 @@ class Model(BaseModel):
         local changes stay unsaved). ``using`` picks the client (default: the one the object
         came from, then the ``connect()`` default).
         """
+        run(self._save(replace, update_fields, using))
+
+    async def asave(
+        self,
+        *,
+        replace: bool = False,
+        update_fields: Iterable[str] | None = None,
+        using: Client | None = None,
+    ) -> None:
+        """:meth:`save`, awaited (the same arguments, requests, merging and signals)."""
+        await arun(self._save(replace, update_fields, using))
+
+    def _save(
+        self, replace: bool, update_fields: Iterable[str] | None, using: Client | None
+    ) -> Steps[None]:
         cls = type(self)
         created = state.of(self).version is None
         narrow = None if update_fields is None else self._field_keys(update_fields)
@@ -262,7 +276,7 @@ class Model(BaseModel):
             return
         client = self._client(using)
         item = state.of(self).id or state.set_id(self)
-        signals.pre_save.send(cls, instance=self, created=created)
+        yield Send(signals.pre_save, cls, {"instance": self, "created": created})
         current = state.dump(self)  # again: pre_save receivers may have changed the object
         saved = state.of(self)
         if created or replace:
@@ -274,24 +288,28 @@ class Model(BaseModel):
                 return
             assert saved.version is not None
             write = write_of(current, saved.unknown, sent, saved.version)
-        doc = self._write(client, item, write, current, sent)
+        doc = yield from self._write(client, item, write, current, sent)
         keys = state.wire_keys(cls)
         dirty = state.changed_keys(self, current) - sent
         state.take(self, doc, client, keep=[keys.get(k, k) for k in dirty])
         changed = {keys.get(k, k) for k in sent}
-        signals.post_save.send(cls, instance=self, created=created, changed_fields=changed)
+        kwargs = {"instance": self, "created": created, "changed_fields": changed}
+        yield Send(signals.post_save, cls, kwargs)
 
     def _write(
         self, client: Client, item: str, write: Write, current: dict[str, Any], sent: set[str]
-    ) -> Document:
+    ) -> Steps[Document]:
         """Send ``write``; when its base version is no longer kept, rebase onto the current one.
 
         The server answers 404 both for an object that is gone and for a version it no longer
         keeps: only a read of the object tells them apart.
         """
-        bucket = self._bucket(client)
+        name = self.bucket_name()
         try:
-            return bucket.write(item, write.body, version=write.version, replace=write.replace)
+            doc: Document = yield WriteDoc(
+                client, name, item, write.body, write.version, write.replace
+            )
+            return doc
         except errors.NotFound as exc:
             if write.version is None:
                 raise self._missing(item, exc) from exc
@@ -299,16 +317,17 @@ class Model(BaseModel):
         base = state.saved_fields(type(self), state.of(self)) or {}
         for _ in range(ATTEMPTS):
             try:
-                doc = bucket.fetch(item)
+                doc = yield Fetch(client, name, item)
             except errors.NotFound as exc:
                 raise self._missing(item, exc) from exc
             rebased = rebased_write(base, current, sent, doc.data, doc.version)
             if rebased is None:
                 return doc  # the object holds our edits already
             try:
-                return bucket.write(
-                    item, rebased.body, version=rebased.version, replace=rebased.replace
+                doc = yield WriteDoc(
+                    client, name, item, rebased.body, rebased.version, rebased.replace
                 )
+                return doc
             except errors.NotFound as exc:  # gone meanwhile, or edited past the kept history
                 stale = exc
         raise stale
@@ -319,10 +338,17 @@ class Model(BaseModel):
 
     def refresh(self, *, using: Client | None = None) -> None:
         """Reload the object from the server, discarding local changes."""
+        run(self._refresh(using))
+
+    async def arefresh(self, *, using: Client | None = None) -> None:
+        """:meth:`refresh`, awaited."""
+        await arun(self._refresh(using))
+
+    def _refresh(self, using: Client | None) -> Steps[None]:
         item = state.require_saved(self, "refresh")
         client = self._client(using)
         try:
-            doc = self._bucket(client).fetch(item)
+            doc = yield Fetch(client, self.bucket_name(), item)
         except errors.NotFound as exc:
             raise self._missing(item, exc) from exc
         state.take(self, doc, client)
@@ -335,16 +361,23 @@ class Model(BaseModel):
         someone changed it since. Afterwards ``id`` is kept and ``version`` is None, so a
         later ``save()`` creates it again under the same id.
         """
+        run(self._delete(check_version, using))
+
+    async def adelete(self, *, check_version: bool = False, using: Client | None = None) -> None:
+        """:meth:`delete`, awaited."""
+        await arun(self._delete(check_version, using))
+
+    def _delete(self, check_version: bool, using: Client | None) -> Steps[None]:
         item = state.require_saved(self, "delete")
         client = self._client(using)
-        signals.pre_delete.send(type(self), instance=self)
+        yield Send(signals.pre_delete, type(self), {"instance": self})
         version = state.of(self).version if check_version else None
         try:
-            self._bucket(client).delete(item, version=version)
+            yield Remove(client, self.bucket_name(), item, version)
         except errors.NotFound as exc:
             raise self._missing(item, exc) from exc
         state.forget(self, client)
-        signals.post_delete.send(type(self), instance=self)
+        yield Send(signals.post_delete, type(self), {"instance": self})
 
     def _missing(self, item: str, exc: errors.NotFound) -> errors.DoesNotExist:
         return self.DoesNotExist(

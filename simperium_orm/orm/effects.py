@@ -1,0 +1,221 @@
+"""The I/O an ORM operation asks for, and the two shells that perform it.
+
+An operation (a save, a delete, a bulk save, a query page...) is written once, as a generator
+that does no I/O: it yields an effect (read this object, write that change, send this signal...)
+and is resumed with its result, or has the error thrown back in. :func:`run` performs the
+effects with a blocking :class:`~simperium_orm.wire.bucket.Bucket` and ``signal.send``;
+:func:`arun` with an :class:`~simperium_orm.wire.abucket.AsyncBucket` and blinker's
+``send_async`` (coroutine receivers are awaited, plain ones called). So what a save sends, how it
+merges and rebases, what a bulk save settles and how pages are walked exist once for both APIs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine, Generator, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from blinker import Signal
+
+from simperium_orm.orm.background import Background
+
+if TYPE_CHECKING:
+    from simperium_orm.client import Client
+
+__all__ = [
+    "Effect",
+    "Fetch",
+    "Index",
+    "Post",
+    "Remove",
+    "Send",
+    "Start",
+    "Steps",
+    "Wait",
+    "WriteDoc",
+    "arun",
+    "run",
+]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Fetch:
+    """``bucket.fetch(item)``: a Document, or NotFound thrown back."""
+
+    client: Any
+    bucket: str
+    item: str
+
+
+@dataclass(frozen=True)
+class WriteDoc:
+    """``bucket.write(item, body, version=, replace=)``: the resulting Document."""
+
+    client: Any
+    bucket: str
+    item: str
+    body: Mapping[str, Any]
+    version: int | None
+    replace: bool
+
+
+@dataclass(frozen=True)
+class Remove:
+    """``bucket.delete(item, version=)``."""
+
+    client: Any
+    bucket: str
+    item: str
+    version: int | None
+
+
+@dataclass(frozen=True)
+class Post:
+    """``bucket.bulk_post_encoded(body)``, waited for: the per-change results."""
+
+    client: Any
+    bucket: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Start:
+    """Start ``bucket.bulk_post_encoded(body)`` without waiting: a handle for :class:`Wait`."""
+
+    client: Any
+    bucket: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Wait:
+    """The results of a request begun by :class:`Start`."""
+
+    handle: Any
+
+
+@dataclass(frozen=True)
+class Index:
+    """``bucket.index_raw(data=, mark=, limit=)``: an index page's bytes."""
+
+    client: Any
+    bucket: str
+    data: bool
+    mark: str | None
+    limit: int
+
+
+@dataclass(frozen=True)
+class Send:
+    """Send a blinker signal (``send_async`` from the async shell)."""
+
+    signal: Signal
+    sender: Any
+    kwargs: dict[str, Any] = field(default_factory=dict)
+
+
+Effect = Fetch | WriteDoc | Remove | Post | Start | Wait | Index | Send
+Steps = Generator[Effect, Any, T]
+
+
+def run(steps: Steps[T]) -> T:
+    """Perform the effects with blocking I/O; the operation's result."""
+    try:
+        effect = next(steps)
+        while True:
+            try:
+                result = _perform(effect)
+            except Exception as exc:  # I/O errors go back to the operation, which may handle them
+                effect = steps.throw(exc)
+            else:
+                effect = steps.send(result)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+async def arun(steps: Steps[T]) -> T:
+    """Perform the effects with awaited I/O; the operation's result."""
+    try:
+        effect = next(steps)
+        while True:
+            try:
+                result = await _aperform(effect)
+            except Exception as exc:
+                effect = steps.throw(exc)
+            else:
+                effect = steps.send(result)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+
+
+def _perform(effect: Effect) -> Any:
+    if isinstance(effect, Send):
+        return effect.signal.send(effect.sender, **effect.kwargs)
+    if isinstance(effect, Wait):
+        return effect.handle.result()
+    bucket = effect.client.bucket(effect.bucket)
+    if isinstance(effect, Fetch):
+        return bucket.fetch(effect.item)
+    if isinstance(effect, WriteDoc):
+        return bucket.write(
+            effect.item, effect.body, version=effect.version, replace=effect.replace
+        )
+    if isinstance(effect, Remove):
+        return bucket.delete(effect.item, version=effect.version)
+    if isinstance(effect, Post):
+        return bucket.bulk_post_encoded(effect.body)
+    if isinstance(effect, Start):
+        body = effect.body
+        return Background(lambda: bucket.bulk_post_encoded(body), "simperium-orm-bulk")
+    assert isinstance(effect, Index)
+    return bucket.index_raw(data=effect.data, mark=effect.mark, limit=effect.limit)
+
+
+async def _aperform(effect: Effect) -> Any:
+    if isinstance(effect, Send):
+        return await send_async(effect.signal, effect.sender, **effect.kwargs)
+    if isinstance(effect, Wait):
+        return await effect.handle
+    bucket = abucket(effect.client, effect.bucket)
+    if isinstance(effect, Fetch):
+        return await bucket.afetch(effect.item)
+    if isinstance(effect, WriteDoc):
+        return await bucket.awrite(
+            effect.item, effect.body, version=effect.version, replace=effect.replace
+        )
+    if isinstance(effect, Remove):
+        return await bucket.adelete(effect.item, version=effect.version)
+    if isinstance(effect, Post):
+        return await bucket.abulk_post_encoded(effect.body)
+    if isinstance(effect, Start):
+        return asyncio.ensure_future(bucket.abulk_post_encoded(effect.body))
+    assert isinstance(effect, Index)
+    return await bucket.aindex_raw(data=effect.data, mark=effect.mark, limit=effect.limit)
+
+
+def abucket(client: Client | Any, name: str) -> Any:
+    """The client's async bucket; TypeError for a replica (its async twin is not built)."""
+    make = getattr(client, "abucket", None)
+    if make is None:
+        raise TypeError(
+            f"{client!r} has no async API: objects read through a replica are saved with the "
+            "sync methods"
+        )
+    return make(name)
+
+
+async def send_async(signal: Signal, sender: Any, **kwargs: Any) -> Any:
+    """Send ``signal``: coroutine receivers are awaited, plain functions called in turn."""
+    if not signal.receivers:
+        return []
+    return await signal.send_async(sender, _sync_wrapper=_as_coroutine, **kwargs)
+
+
+def _as_coroutine(receiver: Callable[..., Any]) -> Callable[..., Coroutine[Any, Any, Any]]:
+    async def call(*args: Any, **kwargs: Any) -> Any:
+        return receiver(*args, **kwargs)
+
+    return call
