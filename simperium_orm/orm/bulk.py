@@ -16,23 +16,21 @@ import contextlib
 from collections import Counter, deque
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import partial
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors, signals
 from simperium_orm.jsondiff import apply, diff
 from simperium_orm.orm import jsonvalues, state
-from simperium_orm.orm.background import Background
+from simperium_orm.orm.effects import Fetch, Post, Send, Start, Steps, Wait
 from simperium_orm.orm.rebase import ATTEMPTS, rebase
 from simperium_orm.orm.scan.gcpause import gc_paused
 from simperium_orm.protocol import new_ccid
-from simperium_orm.wire.bucket import Document
+from simperium_orm.wire.bucket import Document, encode_changes
 from simperium_orm.wire.request import encode_json
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
     from simperium_orm.orm.model import Model
-    from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["bulk_delete", "bulk_save"]
 
@@ -109,7 +107,7 @@ def _raise_failures(
         )
 
 
-def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> list[M]:
+def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> Steps[list[M]]:
     """Write every changed object in batches; return those the server acknowledged.
 
     The client's work overlaps the requests: while the server applies a batch, the next one is
@@ -119,14 +117,14 @@ def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int
     """
     items = _check(model, objs, batch_size)
     jsonvalues.check_all(items)  # a bad value in any batch: refused before the first request
-    bucket = client.bucket(model.bucket_name())
-    run = _BulkRun(model, client, bucket)
+    name = model.bucket_name()
+    run = _BulkRun(model, client)
     depth = 2 if _distinct(items) else 1
-    in_flight: deque[tuple[list[_Pending], Background[list[Any]]]] = deque()
+    in_flight: deque[tuple[list[_Pending], Any]] = deque()
     try:
         for chunk in _batches(items, batch_size):
             with gc_paused():  # thousands of acyclic objects a batch: see scan/gcpause.py
-                batch = _prepared(model, chunk)
+                batch = yield from _prepared(model, chunk)
                 # Encoded here, while earlier batches are on the server, so the background
                 # thread only sends: it holds the interpreter just long enough to send.
                 # Every change is complete (ids checked when they were set, a ccid each).
@@ -136,21 +134,21 @@ def bulk_save(model: type[M], client: Client, objs: Iterable[M], batch_size: int
             answered = []
             while len(in_flight) >= depth:
                 done, sending = in_flight.popleft()
-                answered.append((done, sending.result()))
-            sending = Background(partial(bucket.bulk_post_encoded, body), "simperium-orm-bulk")
+                answered.append((done, (yield Wait(sending))))
+            sending = yield Start(client, name, body)
             in_flight.append((batch, sending))
             for done, results in answered:
-                run.settle(done, results)
+                yield from run.settle(done, results)
         while in_flight:
             done, sending = in_flight.popleft()
-            run.settle(done, sending.result())
+            yield from run.settle(done, (yield Wait(sending)))
     except BaseException:
         while in_flight:  # already sent: keep their objects in step with the server
             done, sending = in_flight.popleft()
             with contextlib.suppress(Exception):
-                run.settle(done, sending.result(), quiet=True)
+                yield from run.settle(done, (yield Wait(sending)), quiet=True)
         raise
-    run.rebase_stale(batch_size)
+    yield from run.rebase_stale(batch_size)
     _raise_failures(model, len(run.saved) + len(run.failed), run.results, run.failed)
     return run.saved
 
@@ -161,7 +159,7 @@ def _distinct(items: Sequence[Any]) -> bool:
     return len({id(obj) for obj in items}) == len(items) and len(set(ids)) == len(ids)
 
 
-def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:
+def _prepared(model: type[Model], chunk: Sequence[Any]) -> Steps[list[_Pending]]:
     """The changes of a batch's changed objects, with ids, after ``pre_save``."""
     batch = [p for p in map(_change_for, chunk) if p is not None]
     for p in batch:
@@ -169,7 +167,7 @@ def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:
             p.change["id"] = state.set_id(p.obj)
     if batch and signals.pre_save.has_receivers_for(model):
         for p in batch:
-            signals.pre_save.send(model, instance=p.obj, created=p.created)
+            yield Send(signals.pre_save, model, {"instance": p.obj, "created": p.created})
         # Receivers may have changed the objects: diff them again.
         batch = [q for q in map(_change_for, (p.obj for p in batch)) if q is not None]
     return batch
@@ -178,25 +176,29 @@ def _prepared(model: type[Model], chunk: Sequence[Any]) -> list[_Pending]:
 class _BulkRun:
     """What a bulk save has settled so far."""
 
-    def __init__(self, model: type[Model], client: Client, bucket: Bucket) -> None:
-        self.model, self.client, self.bucket = model, client, bucket
+    def __init__(self, model: type[Model], client: Client) -> None:
+        self.model, self.client = model, client
         self.saved: list[Any] = []
         self.results: list[Any] = []
         self.failed: list[tuple[Any, int | None]] = []
         self.stale: list[_Pending] = []  # 404 for their base version: rebased at the end
 
-    def settle(self, batch: list[_Pending], results: list[Any], *, quiet: bool = False) -> None:
+    def settle(
+        self, batch: list[_Pending], results: list[Any], *, quiet: bool = False
+    ) -> Steps[None]:
         """Take the server's answers for a batch: versions, failures, and ``post_save``."""
         with gc_paused():
-            acknowledged = self._take(batch, results, quiet=quiet)
+            acknowledged = yield from self._take(batch, results, quiet=quiet)
         if quiet or not signals.post_save.has_receivers_for(self.model):
             return
         # Signals only once every object of the batch holds its new version: a receiver that
         # raises leaves no acknowledged object behind the server.
         for p in acknowledged:
-            self._signal(p.obj, p.created, p.keys or p.change["v"])
+            yield self._signal(p.obj, p.created, p.keys or p.change["v"])
 
-    def _take(self, batch: list[_Pending], results: list[Any], *, quiet: bool) -> list[_Pending]:
+    def _take(
+        self, batch: list[_Pending], results: list[Any], *, quiet: bool
+    ) -> Steps[list[_Pending]]:
         """Give the batch's objects their results; the acknowledged ones."""
         self.results.extend(results)
         changes = [p.change for p in batch]
@@ -210,36 +212,42 @@ class _BulkRun:
                 self.failed.append((p.obj, code))
                 continue
             assert result is not None
-            if not _acknowledge(p, result, self.bucket, self.client):
+            if not (yield from _acknowledge(p, result, self.client)):
                 self.failed.append((p.obj, 404))
                 continue
             self.saved.append(p.obj)
             acknowledged.append(p)
         return acknowledged
 
-    def _signal(self, obj: Any, created: bool, keys: Iterable[str]) -> None:
+    def _signal(self, obj: Any, created: bool, keys: Iterable[str]) -> Send:
         names = state.wire_keys(self.model)
         changed = {names.get(k, k) for k in keys}
-        signals.post_save.send(self.model, instance=obj, created=created, changed_fields=changed)
+        kwargs = {"instance": obj, "created": created, "changed_fields": changed}
+        return Send(signals.post_save, self.model, kwargs)
 
-    def rebase_stale(self, batch_size: int) -> None:
+    def rebase_stale(self, batch_size: int) -> Steps[None]:
         """Rebase the changes whose base version the server no longer keeps onto the objects'
         current versions and send them again; an object really gone fails with 404."""
         for _ in range(ATTEMPTS):
             stale, self.stale = self.stale, []
-            again = [p for p in map(self._rebased, stale) if p is not None]
+            again = []
+            for p in stale:
+                rebased = yield from self._rebased(p)
+                if rebased is not None:
+                    again.append(rebased)
+            name = self.model.bucket_name()
             for batch in _batches(again, batch_size):
-                changes = [p.change for p in batch]
-                self.settle(list(batch), self.bucket.bulk_post(changes))
+                body = encode_changes([p.change for p in batch])
+                yield from self.settle(list(batch), (yield Post(self.client, name, body)))
             if not self.stale:
                 return
         self.failed.extend((p.obj, 404) for p in self.stale)
 
-    def _rebased(self, p: _Pending) -> _Pending | None:
+    def _rebased(self, p: _Pending) -> Steps[_Pending | None]:
         """The change rebased onto the object's current version; None when nothing is left."""
         item, obj = p.change["id"], p.obj
         try:
-            doc = self.bucket.fetch(item)
+            doc = yield Fetch(self.client, self.model.bucket_name(), item)
         except errors.NotFound:
             self.failed.append((obj, 404))
             return None
@@ -249,14 +257,14 @@ class _BulkRun:
         if not merged:  # the object holds the edits already
             state.take(obj, doc, self.client)
             self.saved.append(obj)
-            self._signal(obj, False, keys)
+            yield self._signal(obj, False, keys)
             return None
         change = {"id": item, "o": "M", "v": merged, "ccid": new_ccid(), "sv": doc.version}
         after = apply(doc.data, merged, checked=True)
         return _Pending(obj, change, False, p.current, after, keys)
 
 
-def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client: Client) -> bool:
+def _acknowledge(p: _Pending, result: Mapping[str, Any], client: Client) -> Steps[bool]:
     """Give the object its new version and snapshot; False if it vanished meanwhile."""
     obj = p.obj
     if "error" not in result and "ev" in result and result.get("sv") == p.change.get("sv"):
@@ -269,27 +277,29 @@ def _acknowledge(p: _Pending, result: Mapping[str, Any], bucket: Bucket, client:
         return True
     # Merged over concurrent changes (or already applied before a retry): read the result.
     try:
-        doc = bucket.fetch(p.change["id"])
+        doc = yield Fetch(client, type(obj).bucket_name(), p.change["id"])
     except errors.NotFound:
         return False
     state.take(obj, doc, client)
     return True
 
 
-def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: int) -> list[M]:
+def bulk_delete(
+    model: type[M], client: Client, objs: Iterable[M], batch_size: int
+) -> Steps[list[M]]:
     """Delete saved objects in batches; return those the server acknowledged."""
     items = _check(model, objs, batch_size)
     for obj in items:
         state.require_saved(obj, "delete")
-    bucket = client.bucket(model.bucket_name())
+    name = model.bucket_name()
     deleted: list[M] = []
     all_results: list[Any] = []
     failed: list[tuple[Any, int | None]] = []
     for batch in _batches(items, batch_size):
         for obj in batch:
-            signals.pre_delete.send(model, instance=obj)
+            yield Send(signals.pre_delete, model, {"instance": obj})
         changes = [{"id": obj.id, "o": "-", "ccid": new_ccid()} for obj in batch]
-        results = bucket.bulk_post(changes)
+        results = yield Post(client, name, encode_changes(changes))
         all_results.extend(results)
         for obj, result in zip(batch, _results_by_change(changes, results), strict=True):
             code = None if result is None else result.get("error", 0)
@@ -298,6 +308,6 @@ def bulk_delete(model: type[M], client: Client, objs: Iterable[M], batch_size: i
                 continue
             state.forget(obj, client)
             deleted.append(obj)
-            signals.post_delete.send(model, instance=obj)
+            yield Send(signals.post_delete, model, {"instance": obj})
     _raise_failures(model, len(items), all_results, failed)
     return deleted

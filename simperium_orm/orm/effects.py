@@ -128,7 +128,7 @@ def run(steps: Steps[T]) -> T:
         while True:
             try:
                 result = _perform(effect)
-            except Exception as exc:  # I/O errors go back to the operation, which may handle them
+            except BaseException as exc:  # back to the operation, which may handle it
                 effect = steps.throw(exc)
             else:
                 effect = steps.send(result)
@@ -143,7 +143,7 @@ async def arun(steps: Steps[T]) -> T:
         while True:
             try:
                 result = await _aperform(effect)
-            except Exception as exc:
+            except BaseException as exc:  # cancellation too: sent requests are settled
                 effect = steps.throw(exc)
             else:
                 effect = steps.send(result)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
 from simperium_orm.orm import bulk, state
+from simperium_orm.orm.effects import arun, run
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
 
@@ -127,11 +128,21 @@ class Manager(Generic[M]):
         Returns the objects written (unchanged ones are skipped); raises ``BulkError`` after
         every batch was sent if some changes failed.
         """
-        return bulk.bulk_save(self.model, self.client, objs, batch_size)
+        return run(bulk.bulk_save(self.model, self.client, objs, batch_size))
+
+    async def abulk_save(self, objs: Iterable[M], batch_size: int = DEFAULT_BATCH_SIZE) -> list[M]:
+        """:meth:`bulk_save`, awaited (two batches in flight, as the sync one)."""
+        return await arun(bulk.bulk_save(self.model, self.client, objs, batch_size))
 
     def bulk_delete(self, objs: Iterable[M], batch_size: int = DEFAULT_BATCH_SIZE) -> list[M]:
         """Delete many saved objects through ``POST /changes``; ``BulkError`` on failures."""
-        return bulk.bulk_delete(self.model, self.client, objs, batch_size)
+        return run(bulk.bulk_delete(self.model, self.client, objs, batch_size))
+
+    async def abulk_delete(
+        self, objs: Iterable[M], batch_size: int = DEFAULT_BATCH_SIZE
+    ) -> list[M]:
+        """:meth:`bulk_delete`, awaited."""
+        return await arun(bulk.bulk_delete(self.model, self.client, objs, batch_size))
 
     # -- listening ----------------------------------------------------------------------------
 
