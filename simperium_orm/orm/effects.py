@@ -12,19 +12,29 @@ merges and rebases, what a bulk save settles and how pages are walked exist once
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Coroutine, Generator, Mapping
+from collections.abc import (
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Generator,
+    Iterable,
+    Iterator,
+    Mapping,
+)
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from blinker import Signal
 
 from simperium_orm.orm.background import Background
+from simperium_orm.orm.scan.readahead import AsyncPageReader, PageReader
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
 
 __all__ = [
     "Effect",
+    "Emit",
     "Fetch",
     "Index",
     "Post",
@@ -35,7 +45,10 @@ __all__ = [
     "Wait",
     "WriteDoc",
     "arun",
+    "astream",
+    "collect",
     "run",
+    "stream",
 ]
 
 T = TypeVar("T")
@@ -99,13 +112,22 @@ class Wait:
 
 @dataclass(frozen=True)
 class Index:
-    """``bucket.index_raw(data=, mark=, limit=)``: an index page's bytes."""
+    """``bucket.index_raw(data=, mark=, limit=)``: an index page's bytes. With ``ahead`` the
+    shell reads the page the answer ends with while the operation works (see readahead.py)."""
 
     client: Any
     bucket: str
     data: bool
     mark: str | None
     limit: int
+    ahead: bool = False
+
+
+@dataclass(frozen=True)
+class Emit:
+    """Results of a streaming operation (a scan), handed out before it goes on."""
+
+    items: Iterable[Any]
 
 
 @dataclass(frozen=True)
@@ -117,7 +139,7 @@ class Send:
     kwargs: dict[str, Any] = field(default_factory=dict)
 
 
-Effect = Fetch | WriteDoc | Remove | Post | Start | Wait | Index | Send
+Effect = Fetch | WriteDoc | Remove | Post | Start | Wait | Index | Send | Emit
 Steps = Generator[Effect, Any, T]
 
 
@@ -151,7 +173,135 @@ async def arun(steps: Steps[T]) -> T:
         return done.value  # type: ignore[no-any-return]
 
 
+def stream(steps: Steps[None]) -> Iterator[Any]:
+    """Perform a streaming operation's effects with blocking I/O, yielding what it emits."""
+    readers = _Readers()
+    try:
+        effect = next(steps)
+        while True:
+            if isinstance(effect, Emit):
+                yield from effect.items
+                effect = next(steps)
+                continue
+            try:
+                result = readers.take(effect) if isinstance(effect, Index) else _perform(effect)
+            except BaseException as exc:
+                effect = steps.throw(exc)
+            else:
+                effect = steps.send(result)
+    except StopIteration:
+        return
+    finally:
+        readers.close()
+        steps.close()
+
+
+async def astream(steps: Steps[None]) -> AsyncIterator[Any]:
+    """Perform a streaming operation's effects with awaited I/O, yielding what it emits."""
+    readers = _AsyncReaders()
+    try:
+        effect = next(steps)
+        while True:
+            if isinstance(effect, Emit):
+                for item in effect.items:
+                    yield item
+                effect = next(steps)
+                continue
+            try:
+                if isinstance(effect, Index):
+                    result = await readers.take(effect)
+                else:
+                    result = await _aperform(effect)
+            except BaseException as exc:
+                effect = steps.throw(exc)
+            else:
+                effect = steps.send(result)
+    except StopIteration:
+        return
+    finally:
+        readers.close()
+        steps.close()
+
+
+def collect(steps: Steps[None], limit: int | None = None, *, keep: bool = True) -> Steps[Any]:
+    """An operation that runs a streaming one and gives what it emitted: a list (the first
+    ``limit`` items), or with ``keep=False`` how many items there were."""
+    out: list[Any] = []
+    count = 0
+    try:
+        effect = next(steps)
+        while True:
+            if isinstance(effect, Emit):
+                for item in effect.items:
+                    count += 1
+                    if keep:
+                        out.append(item)
+                    if limit is not None and count >= limit:
+                        return out if keep else count
+                effect = next(steps)
+                continue
+            try:
+                result = yield effect
+            except BaseException as exc:
+                effect = steps.throw(exc)
+            else:
+                effect = steps.send(result)
+    except StopIteration:
+        return out if keep else count
+    finally:
+        steps.close()
+
+
+class _Readers:
+    """The page readers of one scan, one per kind of page it asks for."""
+
+    def __init__(self) -> None:
+        self._by_kind: dict[Any, PageReader] = {}
+
+    def take(self, effect: Index) -> bytes:
+        if not effect.ahead:
+            return _perform(effect)  # type: ignore[no-any-return]
+        kind = (id(effect.client), effect.bucket, effect.data, effect.limit)
+        reader = self._by_kind.get(kind)
+        if reader is None:
+            bucket, data, limit = effect.client.bucket(effect.bucket), effect.data, effect.limit
+
+            def fetch(mark: str | None) -> bytes:
+                return bucket.index_raw(data=data, mark=mark, limit=limit)  # type: ignore[no-any-return]
+
+            reader = self._by_kind[kind] = PageReader(fetch)
+        return reader.take(effect.mark)
+
+    def close(self) -> None:
+        for reader in self._by_kind.values():
+            reader.close()
+
+
+class _AsyncReaders:
+    def __init__(self) -> None:
+        self._by_kind: dict[Any, AsyncPageReader] = {}
+
+    async def take(self, effect: Index) -> bytes:
+        if not effect.ahead:
+            return await _aperform(effect)  # type: ignore[no-any-return]
+        kind = (id(effect.client), effect.bucket, effect.data, effect.limit)
+        reader = self._by_kind.get(kind)
+        if reader is None:
+            bucket, data, limit = abucket(effect.client, effect.bucket), effect.data, effect.limit
+
+            async def fetch(mark: str | None) -> bytes:
+                return await bucket.aindex_raw(data=data, mark=mark, limit=limit)  # type: ignore[no-any-return]
+
+            reader = self._by_kind[kind] = AsyncPageReader(fetch)
+        return await reader.take(effect.mark)
+
+    def close(self) -> None:
+        for reader in self._by_kind.values():
+            reader.close()
+
+
 def _perform(effect: Effect) -> Any:
+    assert not isinstance(effect, Emit), "a streaming operation runs through stream()"
     if isinstance(effect, Send):
         return effect.signal.send(effect.sender, **effect.kwargs)
     if isinstance(effect, Wait):
@@ -175,6 +325,7 @@ def _perform(effect: Effect) -> Any:
 
 
 async def _aperform(effect: Effect) -> Any:
+    assert not isinstance(effect, Emit), "a streaming operation runs through astream()"
     if isinstance(effect, Send):
         return await send_async(effect.signal, effect.sender, **effect.kwargs)
     if isinstance(effect, Wait):

@@ -7,13 +7,13 @@ owner class to the manager's type parameter.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
 
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
 from simperium_orm.orm import bulk, state
-from simperium_orm.orm.effects import arun, run
+from simperium_orm.orm.effects import Fetch, Steps, arun, run
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
 
@@ -59,9 +59,16 @@ class Manager(Generic[M]):
 
     def get(self, id: str) -> M:
         """The object with this id; raises ``Model.DoesNotExist`` when there is none."""
+        return run(self._get(id))
+
+    async def aget(self, id: str) -> M:
+        """:meth:`get`, awaited."""
+        return await arun(self._get(id))
+
+    def _get(self, id: str) -> Steps[M]:
         client = self.client
         try:
-            doc = client.bucket(self.model.bucket_name()).fetch(id)
+            doc = yield Fetch(client, self.model.bucket_name(), id)
         except errors.NotFound as exc:
             raise self.model.DoesNotExist(
                 f"{self.model.__name__} {id!r} does not exist in bucket "
@@ -76,6 +83,12 @@ class Manager(Generic[M]):
         """Build an object from ``fields``, save it and return it."""
         obj = self.model(**fields)
         obj.save(using=self._client)
+        return obj
+
+    async def acreate(self, **fields: Any) -> M:
+        """:meth:`create`, awaited."""
+        obj = self.model(**fields)
+        await obj.asave(using=self._client)
         return obj
 
     # -- querysets ----------------------------------------------------------------------------
@@ -100,25 +113,49 @@ class Manager(Generic[M]):
         """Every object, ``page_size`` per index request; the next page is read ahead."""
         return self.all().iterate(page_size)
 
+    def aiterate(self, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[M]:
+        """:meth:`iterate` for ``async for``."""
+        return self.all().aiterate(page_size)
+
     def count(self) -> int:
         """How many objects the bucket holds."""
         return self.all().count()
+
+    async def acount(self) -> int:
+        """:meth:`count`, awaited."""
+        return await self.all().acount()
 
     def exists(self) -> bool:
         """Whether the bucket holds any object."""
         return self.all().exists()
 
+    async def aexists(self) -> bool:
+        """:meth:`exists`, awaited."""
+        return await self.all().aexists()
+
     def first(self) -> M | None:
         """The most recently changed object, or None."""
         return self.all().first()
+
+    async def afirst(self) -> M | None:
+        """:meth:`first`, awaited."""
+        return await self.all().afirst()
 
     def values(self, *fields: str) -> Iterator[dict[str, Any]]:
         """Dicts of the given fields for every object; see :meth:`QuerySet.values`."""
         return self.all().values(*fields)
 
+    def avalues(self, *fields: str) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`values` for ``async for``."""
+        return self.all().avalues(*fields)
+
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """One page of every object; see :meth:`QuerySet.page`."""
         return self.all().page(limit, cursor)
+
+    async def apage(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
+        """:meth:`page`, awaited."""
+        return await self.all().apage(limit, cursor)
 
     # -- bulk ---------------------------------------------------------------------------------
 

@@ -13,27 +13,26 @@ import binascii
 import copy
 import itertools
 import json
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
 from simperium_orm.client import Client, default_client
 from simperium_orm.orm import state
+from simperium_orm.orm.effects import Emit, Index, Steps, arun, astream, collect, run, stream
 from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
 from simperium_orm.orm.scan.pages import load_page
-from simperium_orm.orm.scan.readahead import PageReader
 from simperium_orm.wire.bucket import parse_index
 
 if TYPE_CHECKING:
     from simperium_orm.orm.model import Model
-    from simperium_orm.wire.bucket import Bucket
 
 __all__ = ["DEFAULT_PAGE_SIZE", "Page", "QuerySet"]
 
 M = TypeVar("M", bound="Model")
 
 DEFAULT_PAGE_SIZE = 1000  # the most objects one index request returns
-_Entries = Iterator[tuple[str | None, list[dict[str, Any]], str | None]]
+JSONDict = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -189,71 +188,84 @@ class QuerySet(Generic[M]):
     def _resolve_client(self) -> Client:
         return self._client or default_client()
 
-    def _bucket(self, client: Client) -> Bucket:
-        return client.bucket(self.model.bucket_name())
+    def _index(self, client: Client, data: bool, mark: str | None, size: int) -> Steps[JSONDict]:
+        """One server index page, parsed."""
+        raw = yield Index(client, self.model.bucket_name(), data, mark, size)
+        return parse_index(raw)
 
-    def _pages(self, bucket: Bucket, *, data: bool, size: int, mark: str | None = None) -> _Entries:
-        """Server index pages from ``mark``: (the mark they start at, entries, next mark)."""
-        while True:
-            body = bucket.index(data=data, mark=mark, limit=size)
-            entries, following = body["index"], body.get("mark") or None
-            yield mark, entries, following
-            if following is None or not entries:
-                return
-            mark = following
-
-    def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Iterator[M]:
-        """Every matching object in index order (newest change first), a page at a time.
+    def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Steps[None]:
+        """Emits every matching object in index order (newest change first), a page at a time.
 
         With ``read_ahead`` (for callers that will read to the end) the next page is requested
         while this one is validated; see readahead.py.
         """
         client = self._resolve_client()
-        bucket, where, model = self._bucket(client), self._where, self.model
+        name, where, model = self.model.bucket_name(), self._where, self.model
         limit = size or self._page_size
-
-        def fetch(mark: str | None) -> bytes:
-            return bucket.index_raw(data=True, mark=mark, limit=limit)
-
-        reader = PageReader(fetch, ahead=read_ahead)
         mark: str | None = None
-        try:
-            while True:
-                raw = reader.take(mark)
-                loaded = load_page(model, raw, client)
-                if loaded is None:  # keys the model does not declare, or data that does not fit
-                    body = parse_index(raw)
-                    # Built one by one: objects before a bad one still arrive, then it raises.
-                    objs: Iterable[M] = state.load(model, body["index"], client)
-                    following, count = body.get("mark") or None, len(body["index"])
-                else:
-                    objs, following = loaded
-                    count = len(objs)
-                yield from (objs if where is None else filter(where, objs))
-                if following is None or not count:
-                    return
-                mark = following
-        finally:
-            reader.close()
+        while True:
+            raw = yield Index(client, name, True, mark, limit, ahead=read_ahead)
+            loaded = load_page(model, raw, client)
+            if loaded is None:  # keys the model does not declare, or data that does not fit
+                body = parse_index(raw)
+                # Built one by one: objects before a bad one still arrive, then it raises.
+                objs: Iterable[M] = state.load(model, body["index"], client)
+                following, count = body.get("mark") or None, len(body["index"])
+            else:
+                objs, following = loaded
+                count = len(objs)
+            yield Emit(objs if where is None else filter(where, objs))
+            if following is None or not count:
+                return
+            mark = following
+
+    def _selected(self) -> Steps[None]:
+        """Emits the queryset's objects: ordered, sliced."""
+        if self._order:
+            everything = yield from self._ordered()
+            yield Emit(everything[self._start : self._stop])
+            return
+        # Read ahead only when the caller takes everything (a slice may stop inside a page).
+        skip, stop = self._start, self._stop
+        want = None if stop is None else stop - skip
+        if want is not None and want <= 0:
+            return
+        matches = self._matches(read_ahead=stop is None)
+        if not skip and want is None:
+            yield from matches
+            return
+        got = yield from collect(matches, None if stop is None else stop)
+        yield Emit(got[skip:])
 
     def __iter__(self) -> Iterator[M]:
-        if self._order:
-            return iter(self._ordered()[self._start : self._stop])
-        # Read ahead only when the caller takes everything (a slice may stop inside a page).
-        matches = self._matches(read_ahead=self._stop is None)
-        return itertools.islice(matches, self._start, self._stop)
+        if not self._order and not self._start and self._stop is not None:
+            # a short slice: stream, stopping the scan as soon as it has enough
+            return itertools.islice(stream(self._matches()), self._stop)
+        return stream(self._selected())
+
+    async def __aiter__(self) -> AsyncIterator[M]:
+        """``async for obj in qs``: the objects, as iterating gives them."""
+        async for obj in astream(self._selected()):
+            yield obj
 
     def __bool__(self) -> bool:
         return self.exists()
 
     def iterate(self, page_size: int = DEFAULT_PAGE_SIZE) -> Iterator[M]:
         """Iterate, fetching ``page_size`` objects per index request (at most 1000)."""
+        return iter(self._with_page_size(page_size))
+
+    def aiterate(self, page_size: int = DEFAULT_PAGE_SIZE) -> AsyncIterator[M]:
+        """:meth:`iterate` for ``async for``."""
+        return self._with_page_size(page_size).__aiter__()
+
+    def _with_page_size(self, page_size: int) -> QuerySet[M]:
         new = self._clone()
         new._page_size = _check_page_size(page_size)
-        return iter(new)
+        return new
 
-    def _ordered(self) -> list[M]:
-        items = list(self._matches(read_ahead=True))
+    def _ordered(self) -> Steps[list[M]]:
+        items: list[M] = yield from collect(self._matches(read_ahead=True))
         for path, desc in reversed(self._order):  # stable sorts, last key first
             try:
                 items.sort(key=_sort_key(path), reverse=desc)
@@ -266,53 +278,85 @@ class QuerySet(Generic[M]):
 
     def count(self) -> int:
         """How many objects match (reads the index; without filters, without the data)."""
+        return run(self._count())
+
+    async def acount(self) -> int:
+        """:meth:`count`, awaited."""
+        return await arun(self._count())
+
+    def _count(self) -> Steps[int]:
         if self._where is None:
-            total = 0
-            for _mark, entries, _next in self._pages(
-                self._bucket(self._resolve_client()), data=False, size=DEFAULT_PAGE_SIZE
-            ):
-                total += len(entries)
+            client, total, mark = self._resolve_client(), 0, None
+            while True:
+                body = yield from self._index(client, False, mark, DEFAULT_PAGE_SIZE)
+                total += len(body["index"])
+                mark = body.get("mark") or None
+                if mark is None or not body["index"]:
+                    break
         else:
-            total = sum(1 for _ in self._matches(read_ahead=True))
+            total = yield from collect(self._matches(read_ahead=True), keep=False)
         end = total if self._stop is None else min(total, self._stop)
         return max(0, end - self._start)
 
     def exists(self) -> bool:
         """Whether any object matches; stops at the first one."""
+        return run(self._exists())
+
+    async def aexists(self) -> bool:
+        """:meth:`exists`, awaited."""
+        return await arun(self._exists())
+
+    def _exists(self) -> Steps[bool]:
         if self._stop is not None and self._stop <= self._start:
             return False
+        want = self._start + 1
         if self._where is None:
-            want = self._start + 1
-            for _mark, entries, _next in self._pages(
-                self._bucket(self._resolve_client()), data=False, size=min(want, 1000)
-            ):
-                want -= len(entries)
+            client, mark = self._resolve_client(), None
+            while True:
+                body = yield from self._index(client, False, mark, min(want, 1000))
+                want -= len(body["index"])
                 if want <= 0:
                     return True
-            return False
-        return next(itertools.islice(self._matches(), self._start, None), None) is not None
+                mark = body.get("mark") or None
+                if mark is None or not body["index"]:
+                    return False
+        found = yield from collect(self._matches(), want, keep=False)
+        return bool(found >= want)
 
     def first(self) -> M | None:
         """The first matching object (in index order, or ``order_by`` order), or None."""
-        for obj in self._sliced(0, 1):
-            return obj
-        return None
+        return run(self._first())
+
+    async def afirst(self) -> M | None:
+        """:meth:`first`, awaited."""
+        return await arun(self._first())
+
+    def _first(self) -> Steps[M | None]:
+        found = yield from collect(self._sliced(0, 1)._selected(), 1)
+        return found[0] if found else None
 
     def values(self, *fields: str) -> Iterator[dict[str, Any]]:
         """Dicts of the given field paths (``id``, ``version`` and ``a__b`` allowed) per object.
 
         Without fields: ``id``, ``version`` and every field.
         """
+        return map(self._row_of(fields), self)
+
+    async def avalues(self, *fields: str) -> AsyncIterator[dict[str, Any]]:
+        """:meth:`values` for ``async for``."""
+        row = self._row_of(fields)
+        async for obj in self:
+            yield row(obj)
+
+    def _row_of(self, fields: tuple[str, ...]) -> Callable[[M], dict[str, Any]]:
         paths = [resolve_path(self.model, f.split("__"), f"values({f!r})") for f in fields]
 
-        def rows() -> Iterator[dict[str, Any]]:
-            for obj in self:
-                if not paths:
-                    yield {"id": obj.id, "version": obj.version, **obj.model_dump()}
-                else:
-                    yield {p.label: _value_of(p, obj) for p in paths}
+        def row(obj: M) -> dict[str, Any]:
+            if not paths:
+                return {"id": obj.id, "version": obj.version, **obj.model_dump()}
+            return {p.label: _value_of(p, obj) for p in paths}
 
-        return rows()
+        return row
 
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """Up to ``limit`` matching objects and a cursor that resumes exactly after them.
@@ -320,6 +364,13 @@ class QuerySet(Generic[M]):
         Unordered, the cursor is a server mark plus an offset inside that server page;
         with ``order_by`` it is an offset into the sorted matches (which are read again).
         """
+        return run(self._page(limit, cursor))
+
+    async def apage(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
+        """:meth:`page`, awaited."""
+        return await arun(self._page(limit, cursor))
+
+    def _page(self, limit: int, cursor: str | None) -> Steps[Page[M]]:
         self._check_unsliced("page")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
@@ -328,13 +379,13 @@ class QuerySet(Generic[M]):
             raise ValueError("this cursor comes from a query with another ordering")
         if self._order:
             offset = walk["o"] if walk is not None else 0
-            everything = self._ordered()
+            everything = yield from self._ordered()
             end = offset + limit
             more = end < len(everything)
             return Page(everything[offset:end], _encode_cursor({"o": end}) if more else None)
-        return self._index_page(limit, walk)
+        return (yield from self._index_page(limit, walk))
 
-    def _index_page(self, limit: int, walk: dict[str, Any] | None) -> Page[M]:
+    def _index_page(self, limit: int, walk: dict[str, Any] | None) -> Steps[Page[M]]:
         if walk is None:
             # Unfiltered, a server page per user page keeps the cursor on a server mark.
             mark, skip = None, 0
@@ -344,21 +395,23 @@ class QuerySet(Generic[M]):
         client = self._resolve_client()
         where = self._where
         items: list[M] = []
-        for start, entries, following in self._pages(
-            self._bucket(client), data=True, size=size, mark=mark
-        ):
+        while True:
+            body = yield from self._index(client, True, mark, size)
+            entries, following = body["index"], body.get("mark") or None
             for pos, obj in enumerate(state.load(self.model, entries[skip:], client), start=skip):
                 if where is not None and not where(obj):
                     continue
                 items.append(obj)
                 if len(items) == limit:
                     if pos + 1 < len(entries):
-                        return Page(items, _encode_cursor({"m": start, "s": pos + 1, "n": size}))
+                        return Page(items, _encode_cursor({"m": mark, "s": pos + 1, "n": size}))
                     if following is None:
                         return Page(items, None)
                     return Page(items, _encode_cursor({"m": following, "s": 0, "n": size}))
             skip = 0
-        return Page(items, None)
+            if following is None or not entries:
+                return Page(items, None)
+            mark = following
 
 
 def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:

@@ -15,6 +15,7 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from simperium_orm.orm.effects import Emit, Steps
 from simperium_orm.orm.manager import Manager
 from simperium_orm.orm.query import Page, QuerySet
 from simperium_orm.replica import reads
@@ -60,9 +61,8 @@ class LocalQuerySet(QuerySet[M]):
 
     # -- where the objects come from ----------------------------------------------------------
 
-    def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Iterator[M]:
-        for _, obj in self._rows():
-            yield obj
+    def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Steps[None]:
+        yield Emit(obj for _, obj in self._rows())
 
     def _rows(self, after: int = 0) -> Iterator[tuple[int, M]]:
         store, model = self._replica.store, self.model

@@ -14,12 +14,14 @@ page read ahead for any other mark is dropped.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from simperium_orm.orm.background import Background
 
-__all__ = ["PageReader", "tail_mark"]
+__all__ = ["AsyncPageReader", "PageReader", "tail_mark"]
 
 # The last member of the top-level object: a comma outside any string, then "mark" and a
 # plain string value, then the closing brace. (A comma inside a string cannot be followed by
@@ -65,3 +67,35 @@ class PageReader:
     def close(self) -> None:
         """Drop a page being read ahead (its thread ends on its own)."""
         self._pending = None
+
+
+class AsyncPageReader:
+    """:class:`PageReader` for asyncio: the page after this one is read by a task."""
+
+    def __init__(
+        self, fetch: Callable[[str | None], Awaitable[bytes]], *, ahead: bool = True
+    ) -> None:
+        self._fetch = fetch
+        self._ahead = ahead
+        self._pending: tuple[str, asyncio.Future[Any]] | None = None
+
+    async def take(self, mark: str | None) -> bytes:
+        """The page at ``mark`` (None: the first page); starts reading the one after it."""
+        pending, self._pending = self._pending, None
+        if pending is not None and mark is not None and pending[0] == mark:
+            body: bytes = await pending[1]
+        else:
+            if pending is not None:
+                pending[1].cancel()
+            body = await self._fetch(mark)
+        if self._ahead:
+            following = tail_mark(body)
+            if following is not None:
+                self._pending = (following, asyncio.ensure_future(self._fetch(following)))
+        return body
+
+    def close(self) -> None:
+        """Cancel a page being read ahead."""
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            pending[1].cancel()
