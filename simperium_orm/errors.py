@@ -8,6 +8,8 @@
     ├── InvalidIdentifier         an id, bucket or app name the service would refuse (ValueError)
     ├── InvalidDiff               a jsondiff that is malformed or does not apply (ValueError)
     ├── InvalidLookup             a filter/order_by argument that cannot apply (ValueError)
+    ├── IncomparableValues        a filter or order_by met values that never compare (TypeError)
+    ├── MultipleObjectsReturned   get() found more than one object
     ├── ProtocolError             the service answered something unreadable (not JSON, bad shape)
     ├── HTTPError                 an error status answered (.status_code, .response)
     │   ├── BadRequest            400  invalid id, bucket, body or diff
@@ -72,6 +74,15 @@ class InvalidDiff(SimperiumError, ValueError):
 
 class InvalidLookup(SimperiumError, ValueError):
     """A filter, exclude, order_by or values argument that cannot apply to the model."""
+
+
+class IncomparableValues(SimperiumError, TypeError):
+    """A filter or ``order_by`` met values of a field that never compare: a naive datetime (or
+    time) with an aware one, or, when ordering, values of unlike types. Names the field."""
+
+
+class MultipleObjectsReturned(SimperiumError):
+    """``get()`` found more than one object matching its lookups."""
 
 
 class NotConnected(SimperiumError):
