@@ -17,8 +17,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from simperium_orm import errors
 from simperium_orm.client import Client, default_client
 from simperium_orm.orm import state
+from simperium_orm.orm.fieldtypes import incomparable
 from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
 from simperium_orm.orm.scan.pages import load_page
 from simperium_orm.orm.scan.readahead import PageReader
@@ -247,12 +249,13 @@ class QuerySet(Generic[M]):
     def _ordered(self) -> list[M]:
         items = list(self._matches(read_ahead=True))
         for path, desc in reversed(self._order):  # stable sorts, last key first
+            key = _sort_key(path)
             try:
-                items.sort(key=_sort_key(path), reverse=desc)
-            except TypeError as exc:
-                raise TypeError(
-                    f"cannot order {self.model.__name__} by {path.label!r}: "
-                    f"its values do not compare ({exc})"
+                items.sort(key=key, reverse=desc)
+            except TypeError:
+                why = incomparable(v for v in map(path.get, items) if v not in (None, MISSING))
+                raise errors.IncomparableValues(
+                    f"cannot order {self.model.__name__} by {path.label!r}: {why}"
                 ) from None
         return items
 
