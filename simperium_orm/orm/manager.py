@@ -8,13 +8,14 @@ owner class to the manager's type parameter.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast, overload
 
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import bulk, state
+from simperium_orm.orm import bulk
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
+from simperium_orm.protocol import check_id
 
 if TYPE_CHECKING:
     from simperium_orm.listen.listener import Listener
@@ -53,20 +54,26 @@ class Manager(Generic[M]):
 
     # -- single objects -----------------------------------------------------------------------
 
-    def get(self, id: str) -> M:
-        """The object with this id; raises ``Model.DoesNotExist`` when there is none."""
-        client = self.client
+    def get(self, *args: str | Q, **lookups: Any) -> M:
+        """The object with this id, or the one object matching the lookups.
+
+        ``get("abc")`` reads the object by its id (one request); ``get(title="x")`` walks the
+        index (see :meth:`QuerySet.get`). Raises ``Model.DoesNotExist`` when there is none,
+        ``MultipleObjectsReturned`` when the lookups match more than one.
+        """
+        if not args or isinstance(args[0], Q):
+            return self.all().get(*cast("tuple[Q, ...]", args), **lookups)
+        item, queries = args[0], cast("tuple[Q, ...]", args[1:])  # Q() refuses a non-Q there
+        if queries or lookups:
+            return self.all().get(*queries, id=check_id(item), **lookups)
         try:
-            doc = client.bucket(self.model.bucket_name()).fetch(id)
+            return self.all()._fetch(item)
         except errors.NotFound as exc:
             raise self.model.DoesNotExist(
-                f"{self.model.__name__} {id!r} does not exist in bucket "
+                f"{self.model.__name__} {item!r} does not exist in bucket "
                 f"{self.model.bucket_name()!r}",
                 response=exc.response,
             ) from exc
-        return next(
-            state.load(self.model, [{"id": doc.id, "v": doc.version, "d": doc.data}], client)
-        )
 
     def create(self, **fields: Any) -> M:
         """Build an object from ``fields``, save it and return it."""
