@@ -81,6 +81,22 @@ class Manager(Generic[M]):
         obj.save(using=self._client)
         return obj
 
+    def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, created)``; see :meth:`QuerySet.get_or_create` (not atomic)."""
+        return self.all().get_or_create(defaults, **lookups)
+
+    def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, created)``; see :meth:`QuerySet.update_or_create` (not atomic)."""
+        return self.all().update_or_create(defaults, **lookups)
+
+    def in_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """The objects among ``ids`` (every object when None), by id."""
+        return self.all().in_bulk(ids)
+
     # -- querysets ----------------------------------------------------------------------------
 
     def all(self) -> QuerySet[M]:
@@ -118,6 +134,11 @@ class Manager(Generic[M]):
     def values(self, *fields: str) -> Iterator[dict[str, Any]]:
         """Dicts of the given fields for every object; see :meth:`QuerySet.values`."""
         return self.all().values(*fields)
+
+    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
+        """Tuples (or, ``flat``, values) of the given fields; see :meth:`QuerySet.values_list`
+        (``Todo.objects.all().values_list(...)`` types its rows more closely)."""
+        return self.all().values_list(*fields, flat=flat)
 
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """One page of every object; see :meth:`QuerySet.page`."""

@@ -4,7 +4,8 @@ Simperium has no server-side query. A QuerySet walks the bucket's index with ``d
 server page at a time, builds each object and keeps those its filters match, so memory holds
 one server page however large the bucket is; nothing is cached, and each evaluation reads the
 index again. Only ``order_by`` reads every match before yielding the first. A walk yields each
-object once even while other clients write (see walk.py).
+object once even while other clients write (see walk.py). The calls that write (``update``,
+``delete``, ``get_or_create``, ``update_or_create``) live in writes.py.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import copy
 import itertools
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
 from simperium_orm.orm import cursor as cursors
-from simperium_orm.orm import state, walker
+from simperium_orm.orm import state, walker, writes
 from simperium_orm.orm.fieldtypes import incomparable
 from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
 from simperium_orm.orm.walk import Walk
@@ -33,6 +34,7 @@ __all__ = ["DEFAULT_PAGE_SIZE", "Page", "QuerySet"]
 M = TypeVar("M", bound="Model")
 
 DEFAULT_PAGE_SIZE = 1000  # the most objects one index request returns
+IN_BULK_FETCH_MAX = 25  # in_bulk() reads this many ids one by one; more by one walk
 
 
 @dataclass(frozen=True)
@@ -300,6 +302,23 @@ class QuerySet(Generic[M]):
                 continue
             yield obj
 
+    def in_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """The matching objects among ``ids`` (all of them when None), by id.
+
+        Up to 25 ids are read one by one (a request each); more by one walk over the index.
+        Ids that match nothing are left out.
+        """
+        self._check_unsliced("in_bulk")
+        if ids is None:
+            return {obj.id: obj for obj in self if obj.id is not None}
+        if isinstance(ids, str):
+            raise TypeError("in_bulk() takes an iterable of ids, not a str")
+        wanted = list(dict.fromkeys(check_id(item) for item in ids))
+        if len(wanted) > IN_BULK_FETCH_MAX:
+            return {obj.id: obj for obj in self.filter(id__in=wanted) if obj.id is not None}
+        where = self._where
+        return {o.id: o for o in self._fetched(wanted) if o.id and (where is None or where(o))}
+
     # -- rows -----------------------------------------------------------------------------------
 
     def values(self, *fields: str) -> Iterator[dict[str, Any]]:
@@ -315,6 +334,33 @@ class QuerySet(Generic[M]):
                     yield {"id": obj.id, "version": obj.version, **obj.model_dump()}
                 else:
                     yield {p.label: _value_of(p, obj) for p in paths}
+
+        return rows()
+
+    @overload
+    def values_list(self, field: str, /, *, flat: Literal[True]) -> Iterator[Any]: ...
+
+    @overload
+    def values_list(
+        self, *fields: str, flat: Literal[False] = False
+    ) -> Iterator[tuple[Any, ...]]: ...
+
+    @overload
+    def values_list(self, *fields: str, flat: bool) -> Iterator[Any]: ...
+
+    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
+        """Tuples of the given field paths per object; ``flat=True`` with one field: its values.
+
+        Without fields: ``id``, ``version`` and every field, in declaration order.
+        """
+        if flat and len(fields) != 1:
+            raise TypeError("values_list(flat=True) takes exactly one field")
+        paths = self._paths("values_list", fields or ("id", "version", *self.model.model_fields))
+
+        def rows() -> Iterator[Any]:
+            for obj in self:
+                row = tuple(_value_of(p, obj) for p in paths)
+                yield row[0] if flat else row
 
         return rows()
 
@@ -351,6 +397,45 @@ class QuerySet(Generic[M]):
         walk, client = resumed.walk, self._resolve_client()
         items = walker.page(self.model, client, self._where, walk, limit=limit, size=resumed.size)
         return Page(items, None if walk.done else cursors.encode(resumed))
+
+    # -- writing (writes.py; none of it is atomic across clients, see docs/querying.md) --------
+
+    def update(self, **fields: Any) -> int:
+        """Set ``fields`` on every matching object, saved in batches through ``POST /changes``
+        (``pre_save``/``post_save`` per object); returns how many objects matched."""
+        self._check_unsliced("update")
+        checked = writes.check_fields(self.model, fields, "update()")
+        matches = self._matches(read_ahead=True)
+        return writes.update(self.model, self._resolve_client(), matches, checked)
+
+    def delete(self) -> int:
+        """Delete every matching object in batches through ``POST /changes`` (per-object
+        ``pre_delete``/``post_delete``); returns how many this call deleted."""
+        self._check_unsliced("delete")
+        return writes.delete(self.model, self._resolve_client(), self._matches(read_ahead=True))
+
+    def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, False)`` for the one object matching the lookups, else ``(new object,
+        True)``, created from the lookups without ``__`` and ``defaults``."""
+        try:
+            return self.get(**lookups), False
+        except self.model.DoesNotExist:
+            return writes.create(self.model, self._client, lookups, defaults), True
+
+    def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """Set ``defaults`` on the one object matching the lookups and save it (``(object,
+        False)``), else create it from the lookups and ``defaults`` (``(object, True)``)."""
+        try:
+            obj = self.get(**lookups)
+        except self.model.DoesNotExist:
+            return writes.create(self.model, self._client, lookups, defaults), True
+        writes.assign(obj, defaults, "update_or_create()")
+        obj.save(using=self._client)
+        return obj, False
 
 
 def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:
