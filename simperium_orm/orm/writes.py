@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from simperium_orm import errors
+from simperium_orm.client import default_client
 from simperium_orm.orm import bulk, state
 
 if TYPE_CHECKING:
@@ -55,10 +56,23 @@ def create(
     lookups: Mapping[str, Any],
     defaults: Mapping[str, Any] | None,
 ) -> M:
-    """Save a new object made of the plain lookups (no ``__``) and ``defaults``."""
+    """Save a new object made of the plain lookups (no ``__``) and ``defaults``.
+
+    Called once no object matched the lookups: an ``id`` among them that names an object all
+    the same (one the other lookups did not match) raises ``Conflict``, since saving a new object
+    under that id would write over it.
+    """
     params = {k: v for k, v in lookups.items() if "__" not in k and k != "version"}
     params.update({k: v() if callable(v) else v for k, v in (defaults or {}).items()})
     item = params.pop("id", None)
+    if item is not None:
+        bucket = (client or default_client()).bucket(model.bucket_name())
+        if bucket.get(item) is not None:
+            raise errors.Conflict(
+                f"{model.__name__} {item!r} exists but does not match the other lookups "
+                f"({', '.join(sorted(lookups))}): creating it would write over it",
+                status_code=409,
+            )
     obj = model(**params)
     if item is not None:
         obj.id = item

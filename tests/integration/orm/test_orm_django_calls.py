@@ -117,6 +117,11 @@ def test_get_or_create_with_an_id_and_nested_lookups(todos: list[Todo]) -> None:
     assert Todo.objects.get("chosen-id").title == "xyz"
     same, created = Todo.objects.get_or_create(id="chosen-id", defaults={"title": "other"})
     assert not created and same.title == "xyz"
+    with pytest.raises(so.Conflict, match="'chosen-id' exists but does not match"):
+        Todo.objects.get_or_create(id="chosen-id", title="not xyz")
+    with pytest.raises(so.Conflict):
+        Todo.objects.filter(done=True).update_or_create(id="chosen-id", defaults={"n": 1})
+    assert Todo.objects.get("chosen-id").title == "xyz"  # untouched
 
 
 def test_update_or_create(todos: list[Todo], other: so.Client) -> None:
