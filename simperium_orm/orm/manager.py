@@ -8,13 +8,14 @@ owner class to the manager's type parameter.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast, overload
 
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import bulk, state
+from simperium_orm.orm import bulk
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
+from simperium_orm.protocol import check_id
 
 if TYPE_CHECKING:
     from simperium_orm.listen.listener import Listener
@@ -56,26 +57,48 @@ class Manager(Generic[M]):
 
     # -- single objects -----------------------------------------------------------------------
 
-    def get(self, id: str) -> M:
-        """The object with this id; raises ``Model.DoesNotExist`` when there is none."""
-        client = self.client
+    def get(self, *args: str | Q, **lookups: Any) -> M:
+        """The object with this id, or the one object matching the lookups.
+
+        ``get("abc")`` reads the object by its id (one request); ``get(title="x")`` walks the
+        index (see :meth:`QuerySet.get`). Raises ``Model.DoesNotExist`` when there is none,
+        ``MultipleObjectsReturned`` when the lookups match more than one.
+        """
+        if not args or isinstance(args[0], Q):
+            return self.all().get(*cast("tuple[Q, ...]", args), **lookups)
+        item, queries = args[0], cast("tuple[Q, ...]", args[1:])  # Q() refuses a non-Q there
+        if queries or lookups:
+            return self.all().get(*queries, id=check_id(item), **lookups)
         try:
-            doc = client.bucket(self.model.bucket_name()).fetch(id)
+            return self.all()._fetch(item)
         except errors.NotFound as exc:
             raise self.model.DoesNotExist(
-                f"{self.model.__name__} {id!r} does not exist in bucket "
+                f"{self.model.__name__} {item!r} does not exist in bucket "
                 f"{self.model.bucket_name()!r}",
                 response=exc.response,
             ) from exc
-        return next(
-            state.load(self.model, [{"id": doc.id, "v": doc.version, "d": doc.data}], client)
-        )
 
     def create(self, **fields: Any) -> M:
         """Build an object from ``fields``, save it and return it."""
         obj = self.model(**fields)
         obj.save(using=self._client)
         return obj
+
+    def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, created)``; see :meth:`QuerySet.get_or_create` (not atomic)."""
+        return self.all().get_or_create(defaults, **lookups)
+
+    def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, created)``; see :meth:`QuerySet.update_or_create` (not atomic)."""
+        return self.all().update_or_create(defaults, **lookups)
+
+    def in_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """The objects among ``ids`` (every object when None), by id."""
+        return self.all().in_bulk(ids)
 
     # -- querysets ----------------------------------------------------------------------------
 
@@ -114,6 +137,11 @@ class Manager(Generic[M]):
     def values(self, *fields: str) -> Iterator[dict[str, Any]]:
         """Dicts of the given fields for every object; see :meth:`QuerySet.values`."""
         return self.all().values(*fields)
+
+    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
+        """Tuples (or, ``flat``, values) of the given fields; see :meth:`QuerySet.values_list`
+        (``Todo.objects.all().values_list(...)`` types its rows more closely)."""
+        return self.all().values_list(*fields, flat=flat)
 
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """One page of every object; see :meth:`QuerySet.page`."""

@@ -3,26 +3,27 @@
 Simperium has no server-side query. A QuerySet walks the bucket's index with ``data=1``, one
 server page at a time, builds each object and keeps those its filters match, so memory holds
 one server page however large the bucket is; nothing is cached, and each evaluation reads the
-index again. Only ``order_by`` reads every match before yielding the first.
+index again. Only ``order_by`` reads every match before yielding the first. A walk yields each
+object once even while other clients write (see walk.py). The calls that write (``update``,
+``delete``, ``get_or_create``, ``update_or_create``) live in writes.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import itertools
-import json
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, overload
 
+from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import state
+from simperium_orm.orm import cursor as cursors
+from simperium_orm.orm import state, walker, writes
+from simperium_orm.orm.fieldtypes import incomparable
 from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
-from simperium_orm.orm.scan.pages import load_page
-from simperium_orm.orm.scan.readahead import PageReader
-from simperium_orm.wire.bucket import parse_index
+from simperium_orm.orm.walk import Walk
+from simperium_orm.protocol import check_id
 
 if TYPE_CHECKING:
     from simperium_orm.orm.model import Model
@@ -33,15 +34,16 @@ __all__ = ["DEFAULT_PAGE_SIZE", "Page", "QuerySet"]
 M = TypeVar("M", bound="Model")
 
 DEFAULT_PAGE_SIZE = 1000  # the most objects one index request returns
-_Entries = Iterator[tuple[str | None, list[dict[str, Any]], str | None]]
+IN_BULK_FETCH_MAX = 25  # in_bulk() reads this many ids one by one; more by one walk
 
 
 @dataclass(frozen=True)
 class Page(Generic[M]):
     """One page of results: ``items``, and the ``cursor`` that resumes after them.
 
-    ``cursor`` is an opaque string (None when the index is exhausted); pass it to the same
-    query's ``page()``. With filters, the last page may be empty.
+    ``cursor`` is an opaque string (None when the walk is over); pass it to the same query's
+    ``page()``. With filters, or when objects moved while you paged, a page may hold fewer
+    items than asked (the last one may be empty).
     """
 
     items: list[M]
@@ -64,7 +66,7 @@ class QuerySet(Generic[M]):
     """The objects of a model's bucket that match some filters (client-side; see module doc).
 
     ``filter``/``exclude``/``order_by``/``using`` and slicing return new querysets; iterating,
-    ``count()``, ``first()``, ``exists()``, ``values()``, ``page()`` and ``qs[i]`` run it.
+    ``count()``, ``first()``, ``exists()``, ``get()``, ``values()``, ``page()``... run it.
     """
 
     def __init__(self, model: type[M], client: Client | None = None) -> None:
@@ -85,7 +87,7 @@ class QuerySet(Generic[M]):
             parts.append(
                 "ordered by " + ", ".join(("-" if d else "") + p.label for p, d in self._order)
             )
-        if self._start or self._stop is not None:
+        if self._sliced_at():
             parts.append(f"[{self._start}:{'' if self._stop is None else self._stop}]")
         return f"<QuerySet {' '.join(parts)}>"
 
@@ -94,8 +96,11 @@ class QuerySet(Generic[M]):
     def _clone(self) -> QuerySet[M]:
         return copy.copy(self)
 
+    def _sliced_at(self) -> bool:
+        return bool(self._start) or self._stop is not None
+
     def _check_unsliced(self, action: str) -> None:
-        if self._start or self._stop is not None:
+        if self._sliced_at():
             raise TypeError(f"cannot {action} a queryset once it has been sliced")
 
     def all(self) -> QuerySet[M]:
@@ -192,49 +197,19 @@ class QuerySet(Generic[M]):
     def _bucket(self, client: Client) -> Bucket:
         return client.bucket(self.model.bucket_name())
 
-    def _pages(self, bucket: Bucket, *, data: bool, size: int, mark: str | None = None) -> _Entries:
-        """Server index pages from ``mark``: (the mark they start at, entries, next mark)."""
-        while True:
-            body = bucket.index(data=data, mark=mark, limit=size)
-            entries, following = body["index"], body.get("mark") or None
-            yield mark, entries, following
-            if following is None or not entries:
-                return
-            mark = following
-
     def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Iterator[M]:
-        """Every matching object in index order (newest change first), a page at a time.
+        """Every matching object once, in index order (newest change first), a page at a time.
 
         With ``read_ahead`` (for callers that will read to the end) the next page is requested
         while this one is validated; see readahead.py.
         """
         client = self._resolve_client()
-        bucket, where, model = self._bucket(client), self._where, self.model
-        limit = size or self._page_size
+        size = size or self._page_size
+        return walker.objects(self.model, client, self._where, size=size, read_ahead=read_ahead)
 
-        def fetch(mark: str | None) -> bytes:
-            return bucket.index_raw(data=True, mark=mark, limit=limit)
-
-        reader = PageReader(fetch, ahead=read_ahead)
-        mark: str | None = None
-        try:
-            while True:
-                raw = reader.take(mark)
-                loaded = load_page(model, raw, client)
-                if loaded is None:  # keys the model does not declare, or data that does not fit
-                    body = parse_index(raw)
-                    # Built one by one: objects before a bad one still arrive, then it raises.
-                    objs: Iterable[M] = state.load(model, body["index"], client)
-                    following, count = body.get("mark") or None, len(body["index"])
-                else:
-                    objs, following = loaded
-                    count = len(objs)
-                yield from (objs if where is None else filter(where, objs))
-                if following is None or not count:
-                    return
-                mark = following
-        finally:
-            reader.close()
+    def _ids(self, size: int) -> Iterator[str]:
+        """Every object's id once, from pages without the data (for a queryset without filter)."""
+        return walker.ids(self._bucket(self._resolve_client()), size=size)
 
     def __iter__(self) -> Iterator[M]:
         if self._order:
@@ -255,23 +230,20 @@ class QuerySet(Generic[M]):
     def _ordered(self) -> list[M]:
         items = list(self._matches(read_ahead=True))
         for path, desc in reversed(self._order):  # stable sorts, last key first
+            key = _sort_key(path)
             try:
-                items.sort(key=_sort_key(path), reverse=desc)
-            except TypeError as exc:
-                raise TypeError(
-                    f"cannot order {self.model.__name__} by {path.label!r}: "
-                    f"its values do not compare ({exc})"
+                items.sort(key=key, reverse=desc)
+            except TypeError:
+                why = incomparable(v for v in map(path.get, items) if v not in (None, MISSING))
+                raise errors.IncomparableValues(
+                    f"cannot order {self.model.__name__} by {path.label!r}: {why}"
                 ) from None
         return items
 
     def count(self) -> int:
         """How many objects match (reads the index; without filters, without the data)."""
         if self._where is None:
-            total = 0
-            for _mark, entries, _next in self._pages(
-                self._bucket(self._resolve_client()), data=False, size=DEFAULT_PAGE_SIZE
-            ):
-                total += len(entries)
+            total = sum(1 for _ in self._ids(DEFAULT_PAGE_SIZE))
         else:
             total = sum(1 for _ in self._matches(read_ahead=True))
         end = total if self._stop is None else min(total, self._stop)
@@ -281,16 +253,12 @@ class QuerySet(Generic[M]):
         """Whether any object matches; stops at the first one."""
         if self._stop is not None and self._stop <= self._start:
             return False
+        found: Iterator[object]
         if self._where is None:
-            want = self._start + 1
-            for _mark, entries, _next in self._pages(
-                self._bucket(self._resolve_client()), data=False, size=min(want, 1000)
-            ):
-                want -= len(entries)
-                if want <= 0:
-                    return True
-            return False
-        return next(itertools.islice(self._matches(), self._start, None), None) is not None
+            found = self._ids(min(self._start + 1, DEFAULT_PAGE_SIZE))
+        else:
+            found = self._matches()
+        return next(itertools.islice(found, self._start, None), None) is not None
 
     def first(self) -> M | None:
         """The first matching object (in index order, or ``order_by`` order), or None."""
@@ -298,12 +266,75 @@ class QuerySet(Generic[M]):
             return obj
         return None
 
+    # -- single objects -------------------------------------------------------------------------
+
+    def get(self, *args: Q, **lookups: Any) -> M:
+        """The one object matching the lookups (and this queryset's filters).
+
+        ``Model.DoesNotExist`` when none matches, ``MultipleObjectsReturned`` when more than
+        one does. With ``id=...`` among the lookups, the object is read by its id (one request)
+        and the other lookups are checked on it; otherwise the query walks the index.
+        """
+        qs = self.filter(*args, **lookups) if args or lookups else self
+        wanted = lookups.get("id")
+        if isinstance(wanted, str) and not args and not qs._sliced_at():
+            found = [obj for obj in qs._fetched([wanted]) if qs._where is None or qs._where(obj)]
+        else:
+            found = list(itertools.islice(iter(qs), 2))
+        described = ", ".join(sorted(lookups)) or "no lookups"
+        if not found:
+            raise self.model.DoesNotExist(
+                f"no {self.model.__name__} matches the query ({described})"
+            )
+        if len(found) > 1:
+            raise errors.MultipleObjectsReturned(
+                f"get() found more than one {self.model.__name__} matching the query ({described})"
+            )
+        return found[0]
+
+    def _fetch(self, item: str) -> M:
+        """The object with this id, read directly (one request, filters not applied);
+        ``NotFound`` when there is none."""
+        client = self._resolve_client()
+        doc = self._bucket(client).fetch(check_id(item))
+        return next(
+            state.load(self.model, [{"id": doc.id, "v": doc.version, "d": doc.data}], client)
+        )
+
+    def _fetched(self, items: Iterable[str]) -> Iterator[M]:
+        """The objects with these ids that exist, read one by one."""
+        for item in items:
+            try:
+                obj = self._fetch(item)
+            except errors.NotFound:
+                continue
+            yield obj
+
+    def in_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """The matching objects among ``ids`` (all of them when None), by id.
+
+        Up to 25 ids are read one by one (a request each); more by one walk over the index.
+        Ids that match nothing are left out.
+        """
+        self._check_unsliced("in_bulk")
+        if ids is None:
+            return {obj.id: obj for obj in self if obj.id is not None}
+        if isinstance(ids, str):
+            raise TypeError("in_bulk() takes an iterable of ids, not a str")
+        wanted = list(dict.fromkeys(check_id(item) for item in ids))
+        if len(wanted) > IN_BULK_FETCH_MAX:
+            return {obj.id: obj for obj in self.filter(id__in=wanted) if obj.id is not None}
+        where = self._where
+        return {o.id: o for o in self._fetched(wanted) if o.id and (where is None or where(o))}
+
+    # -- rows -----------------------------------------------------------------------------------
+
     def values(self, *fields: str) -> Iterator[dict[str, Any]]:
         """Dicts of the given field paths (``id``, ``version`` and ``a__b`` allowed) per object.
 
         Without fields: ``id``, ``version`` and every field.
         """
-        paths = [resolve_path(self.model, f.split("__"), f"values({f!r})") for f in fields]
+        paths = self._paths("values", fields)
 
         def rows() -> Iterator[dict[str, Any]]:
             for obj in self:
@@ -314,51 +345,105 @@ class QuerySet(Generic[M]):
 
         return rows()
 
+    @overload
+    def values_list(self, field: str, /, *, flat: Literal[True]) -> Iterator[Any]: ...
+
+    @overload
+    def values_list(
+        self, *fields: str, flat: Literal[False] = False
+    ) -> Iterator[tuple[Any, ...]]: ...
+
+    @overload
+    def values_list(self, *fields: str, flat: bool) -> Iterator[Any]: ...
+
+    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
+        """Tuples of the given field paths per object; ``flat=True`` with one field: its values.
+
+        Without fields: ``id``, ``version`` and every field, in declaration order.
+        """
+        if flat and len(fields) != 1:
+            raise TypeError("values_list(flat=True) takes exactly one field")
+        paths = self._paths("values_list", fields or ("id", "version", *self.model.model_fields))
+
+        def rows() -> Iterator[Any]:
+            for obj in self:
+                row = tuple(_value_of(p, obj) for p in paths)
+                yield row[0] if flat else row
+
+        return rows()
+
+    def _paths(self, call: str, fields: Iterable[str]) -> list[FieldPath]:
+        return [resolve_path(self.model, f.split("__"), f"{call}({f!r})") for f in fields]
+
+    # -- pages ----------------------------------------------------------------------------------
+
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """Up to ``limit`` matching objects and a cursor that resumes exactly after them.
 
-        Unordered, the cursor is a server mark plus an offset inside that server page;
-        with ``order_by`` it is an offset into the sorted matches (which are read again).
+        Unordered, the walk reads the index from server marks and carries the ids it returned,
+        so no object is repeated or lost while other clients write (see walk.py); with
+        ``order_by``, the matches are read and sorted again for each page and the ones already
+        returned are left out.
         """
         self._check_unsliced("page")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
-        walk = _decode_cursor(cursor)
-        if walk is not None and ("o" in walk) != bool(self._order):
+        resumed = None if cursor is None else cursors.decode(cursor)
+        if resumed is not None and (resumed.kind == "ordered") != bool(self._order):
             raise ValueError("this cursor comes from a query with another ordering")
         if self._order:
-            offset = walk["o"] if walk is not None else 0
-            everything = self._ordered()
-            end = offset + limit
-            more = end < len(everything)
-            return Page(everything[offset:end], _encode_cursor({"o": end}) if more else None)
-        return self._index_page(limit, walk)
+            seen = set() if resumed is None else resumed.walk.yielded()
+            fresh = [obj for obj in self._ordered() if obj.id not in seen]
+            if len(fresh) <= limit:
+                return Page(fresh, None)
+            seen.update(obj.id for obj in fresh[:limit] if obj.id is not None)
+            return Page(fresh[:limit], cursors.encode(cursors.Cursor("ordered", Walk(seen=seen))))
+        if resumed is None:
+            # Unfiltered, a server page per user page keeps each page on one request.
+            size = min(limit, DEFAULT_PAGE_SIZE) if self._where is None else self._page_size
+            resumed = cursors.Cursor("index", Walk(), size)
+        walk, client = resumed.walk, self._resolve_client()
+        items = walker.page(self.model, client, self._where, walk, limit=limit, size=resumed.size)
+        return Page(items, None if walk.done else cursors.encode(resumed))
 
-    def _index_page(self, limit: int, walk: dict[str, Any] | None) -> Page[M]:
-        if walk is None:
-            # Unfiltered, a server page per user page keeps the cursor on a server mark.
-            mark, skip = None, 0
-            size = min(limit, 1000) if self._where is None else self._page_size
-        else:
-            mark, skip, size = walk["m"], walk["s"], walk["n"]
-        client = self._resolve_client()
-        where = self._where
-        items: list[M] = []
-        for start, entries, following in self._pages(
-            self._bucket(client), data=True, size=size, mark=mark
-        ):
-            for pos, obj in enumerate(state.load(self.model, entries[skip:], client), start=skip):
-                if where is not None and not where(obj):
-                    continue
-                items.append(obj)
-                if len(items) == limit:
-                    if pos + 1 < len(entries):
-                        return Page(items, _encode_cursor({"m": start, "s": pos + 1, "n": size}))
-                    if following is None:
-                        return Page(items, None)
-                    return Page(items, _encode_cursor({"m": following, "s": 0, "n": size}))
-            skip = 0
-        return Page(items, None)
+    # -- writing (writes.py; none of it is atomic across clients, see docs/querying.md) --------
+
+    def update(self, **fields: Any) -> int:
+        """Set ``fields`` on every matching object, saved in batches through ``POST /changes``
+        (``pre_save``/``post_save`` per object); returns how many objects matched."""
+        self._check_unsliced("update")
+        checked = writes.check_fields(self.model, fields, "update()")
+        matches = self._matches(read_ahead=True)
+        return writes.update(self.model, self._resolve_client(), matches, checked)
+
+    def delete(self) -> int:
+        """Delete every matching object in batches through ``POST /changes`` (per-object
+        ``pre_delete``/``post_delete``); returns how many this call deleted."""
+        self._check_unsliced("delete")
+        return writes.delete(self.model, self._resolve_client(), self._matches(read_ahead=True))
+
+    def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, False)`` for the one object matching the lookups, else ``(new object,
+        True)``, created from the lookups without ``__`` and ``defaults``."""
+        try:
+            return self.get(**lookups), False
+        except self.model.DoesNotExist:
+            return writes.create(self.model, self._client, lookups, defaults), True
+
+    def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """Set ``defaults`` on the one object matching the lookups and save it (``(object,
+        False)``), else create it from the lookups and ``defaults`` (``(object, True)``)."""
+        try:
+            obj = self.get(**lookups)
+        except self.model.DoesNotExist:
+            return writes.create(self.model, self._client, lookups, defaults), True
+        writes.assign(obj, defaults, "update_or_create()")
+        obj.save(using=self._client)
+        return obj, False
 
 
 def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:
@@ -372,30 +457,3 @@ def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:
 def _value_of(path: FieldPath, obj: Any) -> Any:
     value = path.get(obj)
     return None if value is MISSING else value
-
-
-def _encode_cursor(state: dict[str, Any]) -> str:
-    raw = json.dumps(state, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        state = json.loads(raw)
-        if isinstance(state, dict) and set(state) == {"o"} and isinstance(state["o"], int):
-            return state
-        if (
-            isinstance(state, dict)
-            and set(state) == {"m", "s", "n"}
-            and isinstance(state["m"], (str, type(None)))
-            and isinstance(state["s"], int)
-            and isinstance(state["n"], int)
-            and 1 <= state["n"] <= 1000
-        ):
-            return state
-    except (ValueError, binascii.Error, TypeError):
-        pass
-    raise ValueError(f"invalid page cursor {cursor!r}: pass a cursor returned by page()")

@@ -15,8 +15,10 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from simperium_orm import errors
 from simperium_orm.orm.manager import Manager
 from simperium_orm.orm.query import Page, QuerySet
+from simperium_orm.protocol import check_id
 from simperium_orm.replica import reads
 
 if TYPE_CHECKING:
@@ -63,6 +65,21 @@ class LocalQuerySet(QuerySet[M]):
     def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Iterator[M]:
         for _, obj in self._rows():
             yield obj
+
+    def _ids(self, size: int) -> Iterator[str]:
+        found = self._replica.store.query(
+            "SELECT id FROM objects WHERE bucket = ? ORDER BY rowid", (self.model.bucket_name(),)
+        )
+        return (row[0] for row in found)
+
+    def _fetch(self, item: str) -> M:
+        obj = reads.get(self._replica.store, self.model, check_id(item), self._replica.source)
+        if obj is None:
+            raise errors.NotFound(
+                f"no object {item!r} in this replica's {self.model.bucket_name()!r}",
+                status_code=404,
+            )
+        return obj
 
     def _rows(self, after: int = 0) -> Iterator[tuple[int, M]]:
         store, model = self._replica.store, self.model
@@ -135,17 +152,6 @@ class LocalManager(Manager[M]):
 
     def all(self) -> QuerySet[M]:
         return LocalQuerySet(self.model, self._replica)
-
-    def get(self, id: str) -> M:
-        """The object with this id, from the file; ``Model.DoesNotExist`` when it has none."""
-        obj = reads.get(self._replica.store, self.model, id, self._replica.source)
-        if obj is None:
-            raise self.model.DoesNotExist(
-                f"{self.model.__name__} {id!r} is not in this replica's "
-                f"{self.model.bucket_name()!r}",
-                status_code=404,
-            )
-        return obj
 
     def listen(self, **kwargs: Any) -> Listener:
         """A listener of this model through the replica's client (the replica signals too)."""
