@@ -31,6 +31,9 @@ import simperium_orm as so
 from simperium_orm import signals
 
 N_WRITES = scaled(1000, 50)
+BURST_CHANGES = scaled(1000, 20)
+BURST_OBJECTS = 10
+BURST_RUNS = 7
 N_LISTENERS = scaled(100, 5)
 IDLE_SECONDS = max(1.0, 10.0 * min(1.0, N_LISTENERS / 100))
 BENCH = "listener"
@@ -99,6 +102,56 @@ def bench_latency(
                       " ms", targets[1]))  # fmt: skip
 
 
+def burst(client: so.Client, changes: int, objects: int) -> None:
+    """``changes`` changes spread round-robin over ``objects`` new objects, in bulk requests."""
+    entries: list[dict[str, Any]] = []
+    for n in range(changes):
+        item, version = f"b{n % objects}", n // objects
+        if version == 0:
+            entries.append({"id": item, "o": "M", "v": {"n": {"o": "+", "v": 0}}})
+        else:
+            entries.append({"id": item, "o": "M", "sv": version, "v": {"n": {"o": "r", "v": n}}})
+    bucket = client.bucket("items")
+    for start in range(0, len(entries), 1000):
+        results = bucket.bulk_post(entries[start : start + 1000])
+        assert not any("error" in r for r in results), results
+
+
+def drain(listener: so.Listener) -> int:
+    """Poll by hand until a round finds nothing pending; the number of events delivered."""
+    delivered = 0
+    while True:
+        delivered += len(listener.poll())
+        if listener.feeds[0].last_fetched == 0:
+            return delivered
+
+
+def bench_burst(report: Report, url: str) -> None:
+    """Time to deliver a burst written while nobody polled, from the first poll to the last."""
+    prepared: list[so.Listener] = []
+    clients: list[so.Client] = []
+    for _ in range(BURST_RUNS):
+        token = new_token(url)
+        mine, other = so.Client(APP, token, api_url=url), so.Client(APP, token, api_url=url)
+        prepared.append(so.Listener(Item, client=mine))
+        burst(other, BURST_CHANGES, BURST_OBJECTS)
+        clients += [mine, other]
+    times, counts = [], []
+    try:
+        for listener in prepared:
+            started = time.perf_counter()
+            counts.append(drain(listener))
+            times.append(time.perf_counter() - started)
+    finally:
+        for client in clients:
+            client.close()
+    median = statistics.median(times) * 1e3
+    report.add(Result(
+        BENCH, f"burst of {BURST_CHANGES} changes to {BURST_OBJECTS} objects, delivered",
+        median, " ms", None, detail=f"{counts[0]} events; median of {BURST_RUNS} runs",
+    ))  # fmt: skip
+
+
 def bench_idle(report: Report, url: str, poll_timeout: float, label: str, target: bool) -> None:
     client = so.Client(APP, new_token(url), api_url=url)
     models = [
@@ -124,6 +177,7 @@ def bench_idle(report: Report, url: str, poll_timeout: float, label: str, target
 def run(report: Report) -> None:
     proc, url = start_server()
     try:
+        bench_burst(report, url)
         bench_latency(report, url, None, N_WRITES)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = so.FileCheckpoint(os.path.join(tmp, "cp.json"))
