@@ -1,10 +1,12 @@
 """Listen to buckets' change feeds and send remote changes as model-level blinker signals.
 
-Each model's bucket gets a :class:`~simperium_orm.feed.Feed` that long-polls ``/changes`` (a
-user token) or ``/all`` (an admin key, ``all_users=True``) over a transport of its own, and a
-thread that runs its rounds. Failures of the feed (connection errors, 5xx, a server restart)
-are reported through ``listener_error`` and retried with backoff; a watchdog interrupts a poll
-that stays unanswered far longer than it should; ``stop()`` interrupts waiting long-polls.
+Each model's bucket gets a :class:`~simperium_orm.listen.feed.Feed` that long-polls
+``/changes`` (a user token) or ``/all`` (an admin key, ``all_users=True``) over a transport of
+its own, and a thread that runs its rounds. By default each remote version is one signal; with
+``coalesce=True`` each round's changes to an object fold into their net effect. Failures of the
+feed (connection errors, 5xx, a server restart) are reported through ``listener_error`` and
+retried with backoff; a watchdog interrupts a poll that stays unanswered far longer than it
+should; ``stop()`` interrupts waiting long-polls.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from simperium_orm.client import Client, default_client
 from simperium_orm.errors import TransportError
 from simperium_orm.listen.checkpoint import Checkpoint, MemoryCheckpoint
 from simperium_orm.listen.feed import Feed, RemoteEvent
+from simperium_orm.listen.ghosts import GhostStore, MemoryGhostStore
 from simperium_orm.wire.transport import Transport
 
 if TYPE_CHECKING:
@@ -52,6 +55,10 @@ class Listener:
     or else each bucket's current head, so every change made after the constructor returns is
     heard. ``start()`` runs a background thread per bucket; ``poll()`` runs rounds by hand
     (one attempt per request: a failure raises).
+    Each remote version is one signal, with the object at that version; ``coalesce=True``
+    sends each round's net effect per object instead. ``ghosts`` keeps each object's last known
+    server state (default: a :class:`~simperium_orm.listen.ghosts.MemoryGhostStore` of the
+    10,000 most recently changed objects), so versions come from diffs, not reads.
     ``poll_timeout`` is how long one long-poll may wait (the read timeout); ``stall_timeout``
     (default ``poll_timeout + 30``) how long one may go on before the watchdog interrupts it,
     for stalls a read timeout cannot see (a server trickling bytes, a hung connect).
@@ -66,6 +73,8 @@ class Listener:
         checkpoint: Checkpoint | None = None,
         poll_timeout: float = 20.0,
         stall_timeout: float | None = None,
+        coalesce: bool = False,
+        ghosts: GhostStore | None = None,
     ) -> None:
         if not models:
             raise TypeError("Listener needs at least one model class")
@@ -81,6 +90,8 @@ class Listener:
         self.client = client or default_client()
         self.all_users = all_users
         self.checkpoint: Checkpoint = checkpoint if checkpoint is not None else MemoryCheckpoint()
+        self.coalesce = coalesce
+        self.ghosts: GhostStore = ghosts if ghosts is not None else MemoryGhostStore()
         self.poll_timeout = poll_timeout
         self.stall_timeout = stall_timeout or poll_timeout + 30.0
         self._stop = threading.Event()
@@ -99,6 +110,8 @@ class Listener:
             transport=Transport(timeout=self.client.timeout, retries=0),
             all_users=self.all_users,
             checkpoint=self.checkpoint,
+            ghosts=self.ghosts,
+            coalesce=self.coalesce,
             cv=cv,
             emit=self.emit,
             report=self.report,
@@ -125,19 +138,18 @@ class Listener:
     def poll(self, timeout: float | None = None) -> list[RemoteEvent]:
         """One round by hand over every feed: deliver the pending changes, return the events.
 
-        A round takes one batch of each feed's pending changes (the server's batch size; call
-        again while a backlog lasts). With ``timeout``, each feed waits up to that many seconds
-        for a change when none is pending. Feed failures raise (one attempt per request);
-        receiver failures go to ``listener_error``.
+        A round takes one batch of each feed's pending changes (up to 1,000, or the server's
+        batch size; call again while a backlog lasts). With ``timeout``, each feed waits up to
+        that many seconds for a change when none is pending. Feed failures raise (one attempt
+        per request); receiver failures go to ``listener_error``.
         """
         if self.running:
             raise RuntimeError("the listener is running: poll() is for a stopped listener")
         self._stop.clear()
         events: list[RemoteEvent] = []
         for feed in self.feeds:
-            wait = timeout
-            more = True
-            while more:
+            wait, more = timeout, True
+            while more:  # after a re-index, the changes since its position too
                 got, more = feed.round(wait)
                 events.extend(got)
                 wait = None
@@ -244,18 +256,26 @@ class Listener:
 
     def emit(self, event: RemoteEvent) -> None:
         """Send an event's signal to each receiver; a failing receiver is reported, not fatal."""
+        kind = event.kind
         kwargs: dict[str, Any]
-        if event.kind == "deleted":
-            signal, kwargs = signals.remote_deleted, {"id": event.id}
+        if kind == "deleted":
+            signal = signals.remote_deleted
+            kwargs = {"id": event.id, "change": event.change, "userid": event.userid}
+        elif kind == "created":
+            signal = signals.remote_created
+            kwargs = {"instance": event.instance, "change": event.change, "userid": event.userid}
         else:
-            signal = signals.remote_created if event.kind == "created" else signals.remote_updated
-            kwargs = {"instance": event.instance}
-            if event.kind == "updated":
-                kwargs["changed_fields"] = set(event.changed_fields)
-        kwargs.update(change=event.change, userid=event.userid)
-        for receiver in list(signal.receivers_for(event.model)):
+            signal = signals.remote_updated
+            kwargs = {
+                "instance": event.instance,
+                "changed_fields": set(event.changed_fields),
+                "change": event.change,
+                "userid": event.userid,
+            }
+        model = event.model
+        for receiver in list(signal.receivers_for(model)):
             try:
-                receiver(event.model, **kwargs)
+                receiver(model, **kwargs)
             except Exception as exc:
                 self.report(exc, event.change)
 
