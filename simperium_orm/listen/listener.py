@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from simperium_orm import signals
 from simperium_orm.client import Client, default_client
-from simperium_orm.errors import TransportError
+from simperium_orm.errors import SimperiumError, TransportError
 from simperium_orm.listen.checkpoint import Checkpoint, MemoryCheckpoint
 from simperium_orm.listen.feed import Feed, RemoteEvent
 from simperium_orm.listen.ghosts import GhostStore, MemoryGhostStore
@@ -221,8 +221,9 @@ class Listener:
                 if self._stop.is_set():
                     break  # the interrupted long-poll of stop()
                 failures += 1
-                self.report(exc, None)
-                self._stop.wait(_backoff(failures, exc))
+                delay = _backoff(failures, exc)
+                self._feed_failed(feed, exc, f"polling again in {delay:.1f} s")
+                self._stop.wait(delay)
                 continue
             except BaseException as exc:  # SystemExit from a receiver: stop listening
                 self.report(exc, None)
@@ -243,12 +244,12 @@ class Listener:
                 since = feed.busy_since
                 if since is not None and now - since > self.stall_timeout:
                     feed.busy_since = now
-                    self.report(
+                    self._feed_failed(
+                        feed,
                         TransportError(
-                            f"{feed.key}: no answer to a long-poll for {now - since:.0f} s;"
-                            " restarting it"
+                            f"{feed.key}: no answer to a long-poll for {now - since:.0f} s"
                         ),
-                        None,
+                        "restarting it",
                     )
                     feed.transport.abort()
 
@@ -280,12 +281,28 @@ class Listener:
                 self.report(exc, event.change)
 
     def report(self, error: BaseException, change: dict[str, Any] | None) -> None:
-        """Send ``listener_error`` (logged as a warning when nobody receives it)."""
-        receivers = list(signals.listener_error.receivers_for(self))
-        if not receivers:
+        """Send ``listener_error`` (logged as a warning, with its traceback, when nobody
+        receives it): a receiver's failure, data that does not fit, a bug."""
+        if not self._send_error(error, change):
             log.warning("listener error: %s", error, exc_info=error)
+
+    def _feed_failed(self, feed: Feed, error: BaseException, then: str) -> None:
+        """Report a failed poll. Nobody receiving it, a typed error (the server down, a 5xx)
+        is one warning line, its traceback only at DEBUG; anything else is a bug: traceback."""
+        if self._send_error(error, None):
+            return
+        if not isinstance(error, SimperiumError):
+            log.warning("listener error on %s: %s; %s", feed.key, error, then, exc_info=error)
+            return
+        log.warning("listener error on %s: %s: %s; %s", feed.key, type(error).__name__, error, then)
+        log.debug("the failed poll's traceback", exc_info=error)
+
+    def _send_error(self, error: BaseException, change: dict[str, Any] | None) -> bool:
+        """Send ``listener_error`` to its receivers; whether there were any."""
+        receivers = list(signals.listener_error.receivers_for(self))
         for receiver in receivers:
             try:
                 receiver(self, error=error, change=change)
             except Exception:  # a failing error receiver cannot stop the listener
                 log.exception("a listener_error receiver failed")
+        return bool(receivers)
