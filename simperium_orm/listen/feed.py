@@ -98,8 +98,8 @@ class Feed:
         self.position = checkpoint.load(self.key) if cv is None else Position(cv)
         self._emit = emit
         self._report = report
-        self._user_clients: dict[str, Client] = {}
-        self._user_buckets: dict[str, Bucket] = {}
+        self._user_clients: dict[str, Client] = {}  # instances are bound to these
+        self._user_readers: dict[str, Client] = {}  # over the feed's transport
         #: monotonic time the current long-poll began (None between polls): for the watchdog
         self.busy_since: float | None = None
         #: how many changes the last long-poll answered (0: the feed is idle)
@@ -278,13 +278,7 @@ class Feed:
         """The bucket to read an object from, over the feed's transport (``/all``: as its owner)."""
         if userid is None:
             return self.bucket
-        bucket = self._user_buckets.get(userid)
-        if bucket is None:
-            if len(self._user_buckets) >= _MAX_USER_CLIENTS:
-                self._user_buckets.clear()
-            reader = self._reader.as_user(userid, clientid=self.client.clientid)
-            bucket = self._user_buckets[userid] = reader.bucket(self.model.bucket_name())
-        return bucket
+        return _per_user(self._user_readers, userid, self._reader).bucket(self.bucket.name)
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -361,17 +355,11 @@ class Feed:
         self.checkpoint.record(self.key, name, version)
 
     def _client_for(self, userid: str | None) -> Client:
-        """The client instances are bound to: the listener's, or (``/all``) the owner's."""
+        """The client instances are bound to: the listener's, or (``/all``) the owner's, over
+        the listener's client's pool (not the feed's, which stop() closes)."""
         if userid is None:
             return self.client
-        client = self._user_clients.get(userid)
-        if client is None:
-            if len(self._user_clients) >= _MAX_USER_CLIENTS:
-                self._user_clients.clear()
-            # The listener's clientid: a receiver's save is not heard back as a remote change.
-            client = self.client.as_user(userid, clientid=self.client.clientid)
-            self._user_clients[userid] = client
-        return client
+        return _per_user(self._user_clients, userid, self.client)
 
     # -- the server forgot our cv ---------------------------------------------------------
 
@@ -403,6 +391,17 @@ class Feed:
         self.position = Position(cv, self.position.delivered)
         self.checkpoint.save(self.key, self.position)
         return events
+
+
+def _per_user(cache: dict[str, Client], userid: str, client: Client) -> Client:
+    """``client`` acting as ``userid`` (kept in ``cache``, a bounded number of users), with its
+    clientid: a receiver's save is not heard back as a remote change."""
+    user = cache.get(userid)
+    if user is None:
+        if len(cache) >= _MAX_USER_CLIENTS:
+            cache.clear()
+        user = cache[userid] = client.as_user(userid, clientid=client.clientid)
+    return user
 
 
 def _indexed_step(entry: Mapping[str, Any]) -> Step:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from pydantic import Field, ValidationError
@@ -11,16 +10,6 @@ from pydantic import Field, ValidationError
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
 from tests.support.listener_support import Todo, listener_threads, recording
-
-
-@pytest.fixture
-def me(local_server: SimperiumServer) -> Iterator[tuple[so.Client, so.Client]]:
-    """Two clients of one fresh user: the listener's, and another device's."""
-    token = local_server.create_user()
-    mine, other = local_server.client(token), local_server.client(token)
-    yield mine, other
-    mine.close()
-    other.close()
 
 
 def test_each_signal_with_its_arguments(me: tuple[so.Client, so.Client]) -> None:

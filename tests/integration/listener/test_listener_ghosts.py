@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,18 +9,7 @@ import pytest
 
 import simperium_orm as so
 from simperium_orm.listen.ghosts import MemoryGhostStore
-from simperium_orm.testing import SimperiumServer
 from tests.support.listener_support import Heard, Todo, recording
-
-
-@pytest.fixture
-def me(local_server: SimperiumServer) -> Iterator[tuple[so.Client, so.Client]]:
-    """Two clients of one fresh user: the listener's, and another device's."""
-    token = local_server.create_user()
-    mine, other = local_server.client(token), local_server.client(token)
-    yield mine, other
-    mine.close()
-    other.close()
 
 
 def reads(caplog: pytest.LogCaptureFixture) -> list[str]:
