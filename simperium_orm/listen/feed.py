@@ -7,11 +7,7 @@ fold into net effects when the listener coalesces; deliver one event per step, r
 delivered version as it goes; then save the new cv. A crash delivers again only the event whose
 receivers were running.
 
-Reads, only for objects whose ghost is unknown or behind: when a needed change is its object's
-last modification in the round, one paged ``index(since=cv, data=1)`` gives the current state
-of all such objects at once (used only where it is at exactly that version); every other state
-is read at the version it starts from, ``i/{id}/v/{sv}``. A version the server no longer keeps
-folds into a later one (see :mod:`~simperium_orm.listen.replay`).
+Only objects whose ghost is unknown or behind are read (:mod:`~simperium_orm.listen.reads`).
 """
 
 from __future__ import annotations
@@ -19,7 +15,7 @@ from __future__ import annotations
 import itertools
 import logging
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -31,7 +27,8 @@ from simperium_orm.listen.checkpoint import Checkpoint, Position
 from simperium_orm.listen.coalesce import coalesce, wanted_positions
 from simperium_orm.listen.decode import Change, Kind, decode_round, split_id
 from simperium_orm.listen.ghosts import Ghost, GhostStore
-from simperium_orm.listen.replay import Replay, RoundStates, Step, base_version
+from simperium_orm.listen.reads import Reads, index_pages, per_user
+from simperium_orm.listen.replay import RoundStates, Step
 from simperium_orm.orm import state
 from simperium_orm.protocol import ZERO_CV
 
@@ -45,12 +42,8 @@ __all__ = ["Feed", "RemoteEvent"]
 
 log = logging.getLogger("simperium_orm.listen.feed")
 
-_PAGE = 1000
 #: How many changes one long-poll asks for (the most the local server gives).
 BATCH = 1000
-_MAX_USER_CLIENTS = 10_000
-#: Read passes in one round before the states still missing are given up on.
-_READ_PASSES = 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +82,10 @@ class Feed:
         self.transport = transport
         self.all_users = all_users
         self.coalesce = coalesce
-        self._reader = client.with_transport(transport)
-        self.bucket: Bucket = self._reader.bucket(model.bucket_name())
+        reader = client.with_transport(transport)
+        self.bucket: Bucket = reader.bucket(model.bucket_name())
+        #: reads what ghosts cannot give, over the feed's transport (``/all``: as each owner)
+        self.reads = Reads(reader, self.bucket, all_users=all_users)
         suffix = "/all" if all_users else ""
         self.key = f"{client.app_id}/{self.bucket.name.lower()}{suffix}"
         self.checkpoint = checkpoint
@@ -99,7 +94,6 @@ class Feed:
         self._emit = emit
         self._report = report
         self._user_clients: dict[str, Client] = {}  # instances are bound to these
-        self._user_readers: dict[str, Client] = {}  # over the feed's transport
         #: monotonic time the current long-poll began (None between polls): for the watchdog
         self.busy_since: float | None = None
         #: how many changes the last long-poll answered (0: the feed is idle)
@@ -142,16 +136,6 @@ class Feed:
             return self.bucket.changes(cv=cv, timeout=timeout, wait=wait, batch=BATCH)
         finally:
             self.busy_since = None
-
-    def _index(self, since: str | None) -> Iterator[dict[str, Any]]:
-        """Index pages with data of the objects changed after ``since``, newest first."""
-        mark: str | None = None
-        while True:
-            page = self.bucket.index(data=True, since=since, mark=mark, limit=_PAGE)
-            yield page
-            mark = page.get("mark")
-            if not mark:
-                return
 
     # -- one round ------------------------------------------------------------------------
 
@@ -199,7 +183,7 @@ class Feed:
         states = RoundStates(changes, ghosts, wanted_positions(changes, coalesce=self.coalesce))
         replay = states.replay()
         if replay.needs:
-            replay = self._read(states, replay, changes, since)
+            replay = self.reads.resolve(states, replay, changes, since)
         for name, final in replay.finals.items():
             if final is None:
                 self.ghosts.drop(self.key, name)
@@ -208,77 +192,6 @@ class Feed:
         for lost in replay.lost:
             log.debug("%s: %s v%s is no longer on the server", self.key, lost.name, lost.ev)
         return coalesce(replay.steps) if self.coalesce else replay.steps
-
-    # -- reads ----------------------------------------------------------------------------
-
-    def _read(
-        self, states: RoundStates, replay: Replay, changes: list[Change], since: str | None
-    ) -> Replay:
-        """Read what the ghosts and diffs could not give, until the round is resolved."""
-        last = {c.name: c for c in changes if c.kind != "deleted"}
-        indexed: set[str] | None = None  # the objects the index listed, once read
-        tried: set[tuple[str, int]] = set()
-        for _ in range(_READ_PASSES):
-            if not replay.needs:
-                return replay
-            # An object's last change: the index (its current state) likely has its version.
-            last_ones = any(last[n] is c for n, c in replay.needs.items())
-            if indexed is None and not self.all_users and last_ones:
-                indexed = set()
-                for name, current in self._index_states(set(replay.needs), since):
-                    states.learn(name, *current)
-                    indexed.add(name)
-                replay = states.replay()
-                continue
-            for name, change in replay.needs.items():
-                version = base_version(change)
-                read = None if (name, version) in tried else self._read_version(change, version)
-                tried.add((name, version))
-                if read is not None:
-                    states.learn(name, version, read)
-                    continue
-                states.give_up(name)  # fold into the newest state: the index's, or read now
-                now = self._read_current(change) if indexed is None else None
-                if now is not None:
-                    states.learn(name, *now)
-            replay = states.replay()
-        for name in replay.needs:
-            states.give_up(name)
-        return states.replay()
-
-    def _index_states(
-        self, wanted: set[str], since: str | None
-    ) -> Iterator[tuple[str, tuple[int, dict[str, Any]]]]:
-        """Current version and data of the ``wanted`` objects, from one paged index walk."""
-        found = 0
-        for page in self._index(since):
-            for entry in page["index"]:
-                if entry.get("id") in wanted:
-                    found += 1
-                    yield entry["id"], (int(entry["v"]), dict(entry.get("d") or {}))
-            if found == len(wanted):
-                return
-
-    def _read_version(self, change: Change, version: int) -> dict[str, Any] | None:
-        """The object at ``version``; None when the server no longer has it."""
-        try:
-            return self._bucket_of(change.userid).fetch(change.id, version=version).data
-        except NotFound:
-            return None
-
-    def _read_current(self, change: Change) -> tuple[int, dict[str, Any]] | None:
-        """The object's current version and data; None when it is gone."""
-        try:
-            document = self._bucket_of(change.userid).fetch(change.id)
-        except NotFound:
-            return None
-        return document.version, document.data
-
-    def _bucket_of(self, userid: str | None) -> Bucket:
-        """The bucket to read an object from, over the feed's transport (``/all``: as its owner)."""
-        if userid is None:
-            return self.bucket
-        return _per_user(self._user_readers, userid, self._reader).bucket(self.bucket.name)
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -359,7 +272,7 @@ class Feed:
         the listener's client's pool (not the feed's, which stop() closes)."""
         if userid is None:
             return self.client
-        return _per_user(self._user_clients, userid, self.client)
+        return per_user(self._user_clients, userid, self.client)
 
     # -- the server forgot our cv ---------------------------------------------------------
 
@@ -367,17 +280,19 @@ class Feed:
         """Deliver every object changed after ``since`` from the index, then go on from there.
 
         The index cannot list deletions. ``/all`` has no index: an all-users feed replays the
-        retained log from its start (versions recorded as delivered are still skipped).
+        retained log from its start (versions recorded as delivered are still skipped). Either
+        way the ghosts may have missed changes: they are forgotten.
         """
+        self.ghosts.clear(self.key)
         if self.all_users:
             self.position = Position(ZERO_CV, self.position.delivered)
             self.checkpoint.save(self.key, self.position)
             return []
-        pages = self._index(since)
+        pages = index_pages(self.bucket, since)
         try:
             first = next(pages)
         except BadRequest:  # not even a cv this server can compare: take every object
-            pages = self._index(None)
+            pages = index_pages(self.bucket, None)
             first = next(pages)
         current = first.get("current")
         events: list[RemoteEvent] = []
@@ -391,17 +306,6 @@ class Feed:
         self.position = Position(cv, self.position.delivered)
         self.checkpoint.save(self.key, self.position)
         return events
-
-
-def _per_user(cache: dict[str, Client], userid: str, client: Client) -> Client:
-    """``client`` acting as ``userid`` (kept in ``cache``, a bounded number of users), with its
-    clientid: a receiver's save is not heard back as a remote change."""
-    user = cache.get(userid)
-    if user is None:
-        if len(cache) >= _MAX_USER_CLIENTS:
-            cache.clear()
-        user = cache[userid] = client.as_user(userid, clientid=client.clientid)
-    return user
 
 
 def _indexed_step(entry: Mapping[str, Any]) -> Step:
