@@ -46,9 +46,13 @@ log = logging.getLogger("simperium_orm.listen.feed")
 BATCH = 1000
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RemoteEvent:
-    """A remote change as delivered: the signal's kind and its keyword arguments."""
+    """A remote change as delivered: the signal's kind and its keyword arguments.
+
+    One is made per signal sent (a thousand for a burst of a thousand versions): a plain
+    slotted dataclass, the cheapest to build.
+    """
 
     kind: Kind
     model: type[Model]
