@@ -80,6 +80,7 @@ class Feed:
         cv: str | None,
         emit: Callable[[RemoteEvent], None],
         report: Callable[[BaseException, dict[str, Any] | None], None],
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.model = model
         self.client = client
@@ -97,6 +98,7 @@ class Feed:
         self.position = checkpoint.load(self.key) if cv is None else Position(cv)
         self._emit = emit
         self._report = report
+        self._stopping = stopping
         self._user_clients: dict[str, Client] = {}  # instances are bound to these
         #: monotonic time the current long-poll began (None between polls): for the watchdog
         self.busy_since: float | None = None
@@ -167,18 +169,28 @@ class Feed:
         )
         for raw in decoded.malformed:
             self._report(ProtocolError(f"{self.key}: a change without an id or ev"), raw)
-        steps = self._steps(decoded.changes, since)
-        if decoded.whole_bucket:
-            self.ghosts.clear(self.key)
+        steps, ghosts = self._steps(decoded.changes, since)
         # Where the round ends, taken before receivers see (and might change) the raw changes.
         cv = next((c["cv"] for c in reversed(changes) if isinstance(c.get("cv"), str)), since)
         passed = {c.name: c.ev for c in decoded.changes}
-        events = self._deliver(steps)
+        events, complete = self._deliver(steps)
+        if not complete:  # stopped between two signals: the round comes again, minus those
+            return events, False
+        for name, ghost in ghosts.items():
+            if ghost is None:
+                self.ghosts.drop(self.key, name)
+            else:
+                self.ghosts.put(self.key, name, *ghost)
+        if decoded.whole_bucket:
+            self.ghosts.clear(self.key)
         self._advance(cv, passed)
         return events, False
 
-    def _steps(self, changes: list[Change], since: str | None) -> list[Step]:
-        """The round's steps: states from ghosts and diffs, reads for the rest; ghosts kept."""
+    def _steps(
+        self, changes: list[Change], since: str | None
+    ) -> tuple[list[Step], dict[str, Ghost | None]]:
+        """The round's steps (states from ghosts and diffs, reads for the rest), and each
+        object's ghost after the round (None: to forget)."""
         ghosts: dict[str, Ghost] = {}
         for name in {c.name for c in changes}:
             ghost = self.ghosts.get(self.key, name)
@@ -188,14 +200,14 @@ class Feed:
         replay = states.replay()
         if replay.needs:
             replay = self.reads.resolve(states, replay, changes, since)
-        for name, final in replay.finals.items():
-            if final is None:
-                self.ghosts.drop(self.key, name)
-            else:  # a copy: receivers may change what their instances were built from
-                self.ghosts.put(self.key, name, final.version, copy(final.data))
+        # Copies, taken now: receivers may change what their instances were built from.
+        after: dict[str, Ghost | None] = {
+            name: None if final is None else Ghost(final.version, copy(final.data))
+            for name, final in replay.finals.items()
+        }
         for lost in replay.lost:
             log.debug("%s: %s v%s is no longer on the server", self.key, lost.name, lost.ev)
-        return coalesce(replay.steps) if self.coalesce else replay.steps
+        return (coalesce(replay.steps) if self.coalesce else replay.steps), after
 
     # -- delivery -------------------------------------------------------------------------
 
@@ -210,15 +222,18 @@ class Feed:
         self.position = Position(cv, delivered)
         self.checkpoint.save(self.key, self.position)
 
-    def _deliver(self, steps: Sequence[Step]) -> list[RemoteEvent]:
-        """Send one event per step, in order; each delivered version is recorded."""
+    def _deliver(self, steps: Sequence[Step]) -> tuple[list[RemoteEvent], bool]:
+        """Send one event per step, in order, each delivered version recorded: the events, and
+        whether all were sent (the listener may be stopped between two)."""
         wire = state.wire_keys(self.model)
         renamed = any(key != name for key, name in wire.items())
         instances = self._instances(steps)
         delivered, model, emit = self.position.delivered, self.model, self._emit
-        record, key = self.checkpoint.record, self.key
+        record, key, stopping = self.checkpoint.record, self.key, self._stopping
         events: list[RemoteEvent] = []
         for step, instance in zip(steps, instances, strict=True):
+            if stopping():
+                return events, False
             change, version = step.change, step.version
             if delivered.get(change.name, 0) >= version:
                 continue
@@ -238,7 +253,7 @@ class Feed:
             delivered[change.name] = version  # as self._remember, inline: once per event
             record(key, change.name, version)
             events.append(event)
-        return events
+        return events, True
 
     def _instances(self, steps: Sequence[Step]) -> list[Model | Exception | None]:
         """The model instance of each step (None for a delete; the error for bad data)."""
@@ -305,7 +320,10 @@ class Feed:
             for step in steps:
                 assert step.data is not None
                 self.ghosts.put(self.key, step.change.name, step.version, copy(step.data))
-            events.extend(self._deliver(steps))
+            sent, complete = self._deliver(steps)
+            events.extend(sent)
+            if not complete:  # stopped: the next round re-indexes again, minus these
+                return events
         cv = current if isinstance(current, str) and current else ZERO_CV
         self.position = Position(cv, self.position.delivered)
         self.checkpoint.save(self.key, self.position)

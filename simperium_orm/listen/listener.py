@@ -115,6 +115,7 @@ class Listener:
             cv=cv,
             emit=self.emit,
             report=self.report,
+            stopping=self._stop.is_set,
         )
 
     def __repr__(self) -> str:
@@ -178,8 +179,9 @@ class Listener:
     def stop(self, timeout: float | None = None) -> None:
         """Stop the threads and wait for them (up to ``timeout``, default ``poll_timeout``).
 
-        Waiting long-polls are interrupted at once; a round whose receivers are running ends
-        first. Called from a receiver, it does not wait for its own thread.
+        Waiting long-polls are interrupted at once; a round delivering signals stops after the
+        one whose receivers are running (the rest come when the listener starts again).
+        Called from a receiver, it does not wait for its own thread.
         """
         self._stop.set()
         self._abort()
