@@ -276,7 +276,7 @@ class Listener:
                 "userid": event.userid,
             }
         model = event.model
-        for receiver in list(signal.receivers_for(model)):
+        for receiver in signal.receivers_for(model):  # blinker iterates a copy of its ids
             try:
                 receiver(model, **kwargs)
             except Exception as exc:
