@@ -30,6 +30,7 @@ from simperium_orm.listen.ghosts import Ghost, GhostStore
 from simperium_orm.listen.reads import Reads, index_pages, per_user
 from simperium_orm.listen.replay import RoundStates, Step
 from simperium_orm.orm import state
+from simperium_orm.orm.scan.gcpause import gc_paused
 from simperium_orm.protocol import ZERO_CV
 
 if TYPE_CHECKING:
@@ -161,12 +162,13 @@ class Feed:
                 self.position = Position(since)
                 self.checkpoint.save(self.key, self.position)
             return [], False
-        decoded = decode_round(
-            changes,
-            own_clientid=self.client.clientid,
-            namespaced=self.all_users,
-            delivered=self.position.delivered,
-        )
+        with gc_paused():  # thousands of acyclic objects: see orm/scan/gcpause.py
+            decoded = decode_round(
+                changes,
+                own_clientid=self.client.clientid,
+                namespaced=self.all_users,
+                delivered=self.position.delivered,
+            )
         for raw in decoded.malformed:
             self._report(ProtocolError(f"{self.key}: a change without an id or ev"), raw)
         steps, ghosts = self._steps(decoded.changes, since)
@@ -197,7 +199,8 @@ class Feed:
             if ghost is not None:
                 ghosts[name] = ghost
         states = RoundStates(changes, ghosts, wanted_positions(changes, coalesce=self.coalesce))
-        replay = states.replay()
+        with gc_paused():
+            replay = states.replay()
         if replay.needs:
             replay = self.reads.resolve(states, replay, changes, since)
         # Copies, taken now: receivers may change what their instances were built from.
@@ -227,7 +230,8 @@ class Feed:
         whether all were sent (the listener may be stopped between two)."""
         wire = state.wire_keys(self.model)
         renamed = any(key != name for key, name in wire.items())
-        instances = self._instances(steps)
+        with gc_paused():  # receivers run with the collector on, as always
+            instances = self._instances(steps)
         delivered, model, emit = self.position.delivered, self.model, self._emit
         record, key, stopping = self.checkpoint.record, self.key, self._stopping
         events: list[RemoteEvent] = []
