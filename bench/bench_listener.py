@@ -5,6 +5,10 @@ Prints:
 * latency from a write acknowledged by the server (another client of the same user) to the
   listener's receiver: p50 and p99 over 1,000 sequential writes (targets: p50 < 10 ms,
   p99 < 50 ms), with the default in-memory checkpoint and with a FileCheckpoint (fsync);
+* a burst of 1,000 changes spread over 10 objects, written while nobody polled: the time to
+  deliver it one signal per version, over the time a folding listener (``coalesce=True``, which
+  costs what the listener cost before it sent one signal per version) takes to deliver the
+  same burst (target 1.3x), timed turn about in the same run; with the rounds and data reads;
 * CPU used by 100 listeners on 100 buckets of one process while nothing changes for 10 s, as
   a percentage of one core (target < 5 %), with ``time.process_time()``; the server runs in
   another process so only the listeners are measured. Once with the default poll timeout and
@@ -24,13 +28,16 @@ import types
 import uuid
 from typing import Any
 
-from _report import Report, Result, scaled
+from _report import Report, Result, paired, scaled
 from _server import API_KEY, APP, start_server, stop_server
 
 import simperium_orm as so
 from simperium_orm import signals
 
 N_WRITES = scaled(1000, 50)
+BURST_CHANGES = scaled(1000, 20)
+BURST_OBJECTS = 10
+BURST_RUNS = scaled(21, 5)  # each mode; paired() alternates them
 N_LISTENERS = scaled(100, 5)
 IDLE_SECONDS = max(1.0, 10.0 * min(1.0, N_LISTENERS / 100))
 BENCH = "listener"
@@ -99,6 +106,106 @@ def bench_latency(
                       " ms", targets[1]))  # fmt: skip
 
 
+def burst(client: so.Client, changes: int, objects: int) -> None:
+    """``changes`` changes spread round-robin over ``objects`` new objects, in bulk requests."""
+    entries: list[dict[str, Any]] = []
+    for n in range(changes):
+        item, version = f"b{n % objects}", n // objects
+        if version == 0:
+            entries.append({"id": item, "o": "M", "v": {"n": {"o": "+", "v": 0}}})
+        else:
+            entries.append({"id": item, "o": "M", "sv": version, "v": {"n": {"o": "r", "v": n}}})
+    bucket = client.bucket("items")
+    for start in range(0, len(entries), 1000):
+        results = bucket.bulk_post(entries[start : start + 1000])
+        assert not any("error" in r for r in results), results
+
+
+def drain(listener: so.Listener) -> int:
+    """Poll by hand until a round finds nothing pending; the number of events delivered."""
+    delivered = 0
+    while True:
+        delivered += len(listener.poll())
+        if listener.feeds[0].last_fetched == 0:
+            return delivered
+
+
+class Counted:
+    """Counts a prepared listener's long-polls (rounds) and data reads (index pages, GETs)."""
+
+    def __init__(self, listener: so.Listener) -> None:
+        self.listener = listener
+        self.rounds = self.reads = self.events = 0
+        feed = listener.feeds[0]
+        fetch, index, get = feed.fetch, feed.bucket.index, feed.bucket.fetch
+
+        def counted_fetch(*args: Any, **kwargs: Any) -> Any:
+            self.rounds += 1
+            return fetch(*args, **kwargs)
+
+        def counted_read(read: Any) -> Any:
+            def wrapper(*args: Any, **kwargs: Any) -> Any:
+                self.reads += 1
+                return read(*args, **kwargs)
+
+            return wrapper
+
+        feed.fetch = counted_fetch  # type: ignore[method-assign]
+        feed.bucket.index = counted_read(index)  # type: ignore[method-assign]
+        feed.bucket.fetch = counted_read(get)  # type: ignore[method-assign]
+
+    def drain(self) -> None:
+        self.events = drain(self.listener)
+
+
+def bench_burst(report: Report, url: str) -> None:
+    """A burst written while nobody polled, delivered per version and folded (the baseline).
+
+    Each mode drains its own copy of the burst (a user of its own, the same changes), timed
+    from the first poll to the poll that finds nothing, turn about with the other mode. A
+    receiver is connected, so each event is a delivered signal.
+    """
+    prepared: dict[bool, list[Counted]] = {False: [], True: []}
+    clients: list[so.Client] = []
+    for _ in range(BURST_RUNS):
+        for coalesce in (False, True):
+            token = new_token(url)
+            mine, other = so.Client(APP, token, api_url=url), so.Client(APP, token, api_url=url)
+            listener = so.Listener(Item, client=mine, coalesce=coalesce)
+            prepared[coalesce].append(Counted(listener))
+            burst(other, BURST_CHANGES, BURST_OBJECTS)
+            clients += [mine, other]
+    heard = [0]
+
+    def receiver(sender: Any, **kwargs: Any) -> None:
+        heard[0] += 1
+
+    names = ("remote_created", "remote_updated", "remote_deleted")
+    for name in names:
+        getattr(signals, name).connect(receiver, sender=Item)
+    queues = {mode: iter(runs) for mode, runs in prepared.items()}
+    try:
+        per_version, folded = paired(
+            lambda: next(queues[False]).drain(), lambda: next(queues[True]).drain(), BURST_RUNS
+        )
+    finally:
+        for name in names:
+            getattr(signals, name).disconnect(receiver, sender=Item)
+        for client in clients:
+            client.close()
+    one, other = prepared[False][0], prepared[True][0]
+    assert heard[0] == BURST_RUNS * (one.events + other.events)  # each event a received signal
+    detail = (
+        f"per version {one.events} signals in {per_version * 1e3:.1f} ms, folded {other.events}"
+        f" in {folded * 1e3:.1f} ms (medians of {BURST_RUNS}, turn about); per version"
+        f" {one.rounds} rounds and {one.reads} data reads, folded {other.rounds} and {other.reads}"
+    )
+    report.add(Result(
+        BENCH, f"burst of {BURST_CHANGES} changes to {BURST_OBJECTS} objects: per version / folded",
+        per_version / folded, "x", 1.3, detail=detail,
+    ))  # fmt: skip
+
+
 def bench_idle(report: Report, url: str, poll_timeout: float, label: str, target: bool) -> None:
     client = so.Client(APP, new_token(url), api_url=url)
     models = [
@@ -124,6 +231,7 @@ def bench_idle(report: Report, url: str, poll_timeout: float, label: str, target
 def run(report: Report) -> None:
     proc, url = start_server()
     try:
+        bench_burst(report, url)
         bench_latency(report, url, None, N_WRITES)
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = so.FileCheckpoint(os.path.join(tmp, "cp.json"))

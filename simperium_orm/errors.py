@@ -9,6 +9,8 @@
     ├── InvalidDiff               a jsondiff that is malformed or does not apply (ValueError)
     ├── InvalidLookup             a filter/order_by argument that cannot apply (ValueError)
     ├── InvalidValue              a field value JSON cannot store, found before sending (ValueError)
+    ├── IncomparableValues        a filter or order_by met values that never compare (TypeError)
+    ├── MultipleObjectsReturned   get() found more than one object
     ├── ProtocolError             the service answered something unreadable (not JSON, bad shape)
     ├── HTTPError                 an error status answered (.status_code, .response)
     │   ├── BadRequest            400  invalid id, bucket, body or diff
@@ -88,6 +90,15 @@ class InvalidValue(SimperiumError, ValueError):
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.field = field
+
+
+class IncomparableValues(SimperiumError, TypeError):
+    """A filter or ``order_by`` met values of a field that never compare: a naive datetime (or
+    time) with an aware one, or, when ordering, values of unlike types. Names the field."""
+
+
+class MultipleObjectsReturned(SimperiumError):
+    """``get()`` found more than one object matching its lookups."""
 
 
 class NotConnected(SimperiumError):

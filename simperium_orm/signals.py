@@ -71,19 +71,22 @@ post_delete = namespace.signal(
 
 remote_created = namespace.signal(
     "remote_created",
-    doc="""Sent by the listener when another client created an object.
+    doc="""Sent by the listener when another client created an object (its first version).
 
-    Keyword arguments: ``instance`` (the new object), ``change`` (the raw change dict),
+    Keyword arguments: ``instance`` (the new object at that version), ``change`` (the raw
+    change dict of that version),
     ``userid`` (the owner's user id when listening to every user with ``/all``, else None).
     """,
 )
 
 remote_updated = namespace.signal(
     "remote_updated",
-    doc="""Sent by the listener when another client modified an object.
+    doc="""Sent by the listener when another client modified an object: once per version.
 
-    Keyword arguments: ``instance`` (the object in its new state), ``changed_fields`` (the
-    top-level keys the change touched), ``change`` (raw change dict), ``userid`` (or None).
+    Keyword arguments: ``instance`` (the object at that version), ``changed_fields`` (the
+    top-level keys that version's change touched), ``change`` (raw change dict), ``userid`` (or
+    None). A listener made with ``coalesce=True`` sends one per round's net effect instead,
+    with the union of the changed fields.
     """,
 )
 

@@ -1,7 +1,8 @@
 """``listen``: print a bucket's changes as JSON lines until Ctrl-C or SIGTERM.
 
 Each line is one raw change object as the server sends it (``/changes``, or ``/all`` with
-``--all-users``). The command follows the cv itself, so a reader may stop reading at any line.
+``--all-users``): one line per version of an object, in feed order, never folded. The command
+follows the cv itself, so a reader may stop reading at any line.
 """
 
 from __future__ import annotations

@@ -98,39 +98,32 @@ def _status(status: dict[str, Any]) -> dict[str, Any]:
 
 
 def register(subparsers: Any) -> None:
-    """Add ``replica sync`` and ``replica status`` to the ``simperium-orm`` parser."""
+    """Add ``replica sync``, ``replica push`` and ``replica status`` to the parser."""
     replica = subparsers.add_parser(
         "replica", help="a local SQLite mirror of buckets", description="Local replicas."
     )
     commands = replica.add_subparsers(title="commands", metavar="COMMAND", required=True)
-    sync = commands.add_parser(
-        "sync",
-        parents=[connection_options()],
-        help="bring a replica file up to date",
-        description=help_text(cmd_sync),
-    )
-    sync.add_argument("path", metavar="PATH", help="the replica's SQLite file")
-    sync.add_argument(
-        "--bucket", action="append", required=True, metavar="B", help="a bucket (repeatable)"
-    )
+    sync = _file_command(commands, "sync", "bring a replica file up to date", cmd_sync)
     sync.add_argument("--quiet", action="store_true", help="no progress bar")
-    sync.set_defaults(command=cmd_sync)
-    push = commands.add_parser(
-        "push",
-        parents=[connection_options()],
-        help="send a replica file's local changes",
-        description=help_text(cmd_push),
-    )
-    push.add_argument("path", metavar="PATH", help="the replica's SQLite file")
-    push.add_argument(
-        "--bucket", action="append", required=True, metavar="B", help="a bucket (repeatable)"
-    )
+    push = _file_command(commands, "push", "send a replica file's local changes", cmd_push)
     push.add_argument(
         "--timeout", type=float, default=60.0, metavar="SECONDS", help="how long to wait (60)"
     )
-    push.set_defaults(command=cmd_push)
     status = commands.add_parser(
         "status", help="what a replica file holds", description=help_text(cmd_status)
     )
     status.add_argument("path", metavar="PATH", help="the replica's SQLite file")
     status.set_defaults(command=cmd_status)
+
+
+def _file_command(commands: Any, name: str, what: str, run: Any) -> argparse.ArgumentParser:
+    """A subcommand that talks to the server about a replica file's buckets."""
+    parser: argparse.ArgumentParser = commands.add_parser(
+        name, parents=[connection_options()], help=what, description=help_text(run)
+    )
+    parser.add_argument("path", metavar="PATH", help="the replica's SQLite file")
+    parser.add_argument(
+        "--bucket", action="append", required=True, metavar="B", help="a bucket (repeatable)"
+    )
+    parser.set_defaults(command=run)
+    return parser

@@ -72,7 +72,10 @@ class MemoryCheckpoint:
 
     def record(self, key: str, item: str, version: int) -> None:
         with self._lock:
-            self._positions.setdefault(key, Position()).delivered[item] = version
+            position = self._positions.get(key)
+            if position is None:
+                position = self._positions[key] = Position()
+            position.delivered[item] = version
 
 
 class FileCheckpoint:

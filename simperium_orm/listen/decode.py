@@ -1,37 +1,56 @@
-"""Pure decoding of a change-feed round into one remote event per object.
+"""Pure decoding of a change-feed round: one :class:`Change` per version, in feed order.
 
 A round is the list of change objects one ``/changes`` or ``/all`` call returned (oldest
-first). Several changes to one object in a round fold into one event: its kind is decided by
-the last operation, ``changed_fields`` is the union of the top-level keys the diffs touched,
-and ``version`` is the last end version.
-
-:func:`consistent_end` decides how much of a round can be delivered with object data read after
-it: the data must be at the version the round ends each object with.
+first). Each object change (``o`` ``M`` or ``-``) becomes a :class:`Change`; changes the listener
+must not signal (its own, and versions already delivered) are kept, marked ``emit=False``,
+because their diffs still carry the object from one version to the next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 Kind = Literal["created", "updated", "deleted"]
 
+__all__ = ["Change", "Kind", "Round", "decode_round", "split_id"]
 
-@dataclass(frozen=True)
-class RemoteChange:
-    """One object's net change within a round."""
 
-    kind: Kind
+class Change(NamedTuple):
+    """One version of one object, as the feed reported it (a tuple: one is made per change)."""
+
+    #: the raw id: ``userid/key`` on ``/all``; the object's key in checkpoints and ghost stores
+    name: str
     id: str
     userid: str | None
-    version: int | None
-    changed_fields: frozenset[str]
-    #: the last raw change object for this object in the round
-    change: Mapping[str, Any]
-    #: the object's data when the feed carried it (``/all`` with ``data=1``), else None
-    data: Mapping[str, Any] | None
-    has_data: bool
+    kind: Kind
+    #: the version the diff starts from (None for a creation)
+    sv: int | None
+    #: the version it ends at
+    ev: int
+    #: the object diff (None for a delete, or when the feed sent none that is an object)
+    diff: dict[str, Any] | None
+    #: the raw change object
+    raw: dict[str, Any]
+    #: False for the listener's own changes and versions already delivered: no signal
+    emit: bool
+
+    @property
+    def fields(self) -> frozenset[str]:
+        """The top-level keys the diff touches."""
+        return frozenset(self.diff) if self.diff else frozenset()
+
+
+@dataclass(frozen=True)
+class Round:
+    """A decoded round: its changes, and the raw entries it could not use."""
+
+    changes: list[Change]
+    #: object changes without a usable id or end version (a server that breaks the protocol)
+    malformed: list[dict[str, Any]]
+    #: whether a whole-bucket operation (``EMPTY``, ``DROP``) happened: every ghost is stale
+    whole_bucket: bool
 
 
 def split_id(raw_id: str, *, namespaced: bool) -> tuple[str | None, str]:
@@ -43,89 +62,51 @@ def split_id(raw_id: str, *, namespaced: bool) -> tuple[str | None, str]:
 
 
 def decode_round(
-    changes: Iterable[Mapping[str, Any]],
+    changes: Iterable[dict[str, Any]],
     *,
     own_clientid: str | None = None,
     namespaced: bool = False,
-) -> list[RemoteChange]:
-    """Fold a round of raw changes into net per-object changes, in order of last change.
+    delivered: Mapping[str, int] | None = None,
+) -> Round:
+    """Decode a round: one :class:`Change` per object change, in feed order.
 
-    Changes made by ``own_clientid``, error entries, entries without an id and operations other
-    than ``M`` and ``-`` (``EMPTY``, ``DROP``: whole-bucket operations) are skipped.
+    Error entries are skipped. A modification without ``sv`` (or with ``sv`` 0) is a creation:
+    a new object, or one created again after a delete. Changes by ``own_clientid``, and those
+    at or below the version ``delivered`` records for their object, get ``emit=False``.
     """
-    groups: dict[tuple[str | None, str], list[Mapping[str, Any]]] = {}
-    for change in changes:
-        raw_id = change.get("id")
-        if not isinstance(raw_id, str) or "error" in change or change.get("o") not in ("M", "-"):
+    delivered = delivered or {}
+    out: list[Change] = []
+    malformed: list[dict[str, Any]] = []
+    whole_bucket = False
+    for raw in changes:
+        if "error" in raw:
             continue
-        if own_clientid is not None and change.get("clientid") == own_clientid:
+        op = raw.get("o")
+        if op not in ("M", "-"):
+            whole_bucket = whole_bucket or op in ("EMPTY", "DROP")
             continue
-        key = split_id(raw_id, namespaced=namespaced)
-        # Re-inserting moves the object to the end: events follow each object's last change.
-        group = groups.pop(key, [])
-        group.append(change)
-        groups[key] = group
-    return [_fold(userid, key, group) for (userid, key), group in groups.items()]
-
-
-def _fold(userid: str | None, key: str, group: list[Mapping[str, Any]]) -> RemoteChange:
-    last = group[-1]
-    version = end_version(last)
-    if last.get("o") == "-":
-        return RemoteChange(
-            "deleted", key, userid, version, frozenset(), last, None, has_data=False
+        raw_id, ev = raw.get("id"), raw.get("ev")
+        if type(raw_id) is not str or not raw_id or type(ev) is not int:
+            malformed.append(raw)
+            continue
+        userid, key = split_id(raw_id, namespaced=namespaced) if namespaced else (None, raw_id)
+        sv = raw.get("sv")
+        if type(sv) is not int or sv < 1:
+            sv = None
+        diff = raw.get("v")
+        kind: Kind = "deleted" if op == "-" else "updated" if sv is not None else "created"
+        own = own_clientid is not None and raw.get("clientid") == own_clientid
+        out.append(
+            Change(
+                raw_id,
+                key,
+                userid,
+                kind,
+                sv,
+                ev,
+                diff if op == "M" and type(diff) is dict else None,
+                raw,
+                not own and delivered.get(raw_id, 0) < ev,
+            )
         )
-    since_delete: list[Mapping[str, Any]] = []
-    for change in group:
-        if change.get("o") == "-":
-            since_delete = []
-        else:
-            since_delete.append(change)
-    first = since_delete[0]
-    created = "sv" not in first or first.get("sv") in (None, 0)
-    fields: set[str] = set()
-    for change in since_delete:
-        diff = change.get("v")
-        if isinstance(diff, Mapping):
-            fields.update(str(k) for k in diff)
-    data = last.get("d")
-    return RemoteChange(
-        "created" if created else "updated",
-        key,
-        userid,
-        version,
-        frozenset(fields),
-        last,
-        data if isinstance(data, Mapping) else None,
-        has_data="d" in last,
-    )
-
-
-def end_version(change: Mapping[str, Any]) -> int | None:
-    """The change's end version ``ev``, or None when it has none."""
-    ev = change.get("ev")
-    return ev if isinstance(ev, int) and not isinstance(ev, bool) else None
-
-
-def consistent_end(changes: Sequence[Mapping[str, Any]], versions: Mapping[str, int]) -> int:
-    """How many leading ``changes`` agree with ``versions`` (raw id -> version read later).
-
-    An object whose version in ``versions`` is newer than the last end version the prefix has
-    for it changed again after the round was read; its data does not belong to this round. The
-    answer is the longest prefix with no such object (0 when even the first change's object
-    moved on). Every change counts, the listener's own included.
-    """
-    end = len(changes)
-    while end:
-        first: dict[str, int] = {}
-        last: dict[str, int] = {}
-        for number, change in enumerate(changes[:end]):
-            raw_id, ev = change.get("id"), end_version(change)
-            if isinstance(raw_id, str) and ev is not None:
-                first.setdefault(raw_id, number)
-                last[raw_id] = ev
-        moved = [first[i] for i, ev in last.items() if i in versions and versions[i] > ev]
-        if not moved:
-            return end
-        end = min(moved)
-    return 0
+    return Round(out, malformed, whole_bucket)

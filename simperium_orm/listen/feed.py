@@ -1,37 +1,36 @@
 """One bucket's change feed: where it stands, what it delivered, and one round of work.
 
-A round: long-poll ``/changes`` (or ``/all``) after the saved cv; drop the versions already
-delivered; fold the rest per object (:mod:`simperium_orm.listen.decode`); read the changed objects'
-data once (one paged ``index(since=cv, data=1)``; ``/all`` carries the data itself); deliver
-one event per object; then save the new cv. Each delivered version is recorded as it goes,
-so a crash delivers again only the event whose receivers were running.
+A round: long-poll ``/changes`` (or ``/all``) after the saved cv; decode one change per version
+(:mod:`~simperium_orm.listen.decode`); find the object at each version by applying the diffs to
+the objects' ghosts (:mod:`~simperium_orm.listen.replay`), reading only what they cannot give;
+fold into net effects when the listener coalesces; deliver one event per step, recording each
+delivered version as it goes; then save the new cv. A crash delivers again only the event whose
+receivers were running.
 
-An object that changed again between the long-poll and the index read has data newer than the
-round. The round is then cut before that object's first change, and the next round (which
-starts there at once) sees its later changes too, so ``changed_fields`` stays exact. Only when
-the very first change of a round is in that case (a backlog longer than one batch) is the
-newer data delivered, with every field of the object counted as changed.
+Only objects whose ghost is unknown or behind are read (:mod:`~simperium_orm.listen.reads`).
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from simperium_orm.errors import BadRequest, NotFound
+from pydantic import ValidationError
+
+from simperium_orm.errors import BadRequest, NotFound, ProtocolError
+from simperium_orm.jsondiff.ops import copy
 from simperium_orm.listen.checkpoint import Checkpoint, Position
-from simperium_orm.listen.decode import (
-    Kind,
-    RemoteChange,
-    consistent_end,
-    decode_round,
-    end_version,
-    split_id,
-)
+from simperium_orm.listen.coalesce import coalesce, wanted_positions
+from simperium_orm.listen.decode import Change, Kind, decode_round, split_id
+from simperium_orm.listen.ghosts import Ghost, GhostStore
+from simperium_orm.listen.reads import Reads, index_pages, per_user
+from simperium_orm.listen.replay import RoundStates, Step
 from simperium_orm.orm import state
+from simperium_orm.orm.scan.gcpause import gc_paused
 from simperium_orm.protocol import ZERO_CV
 
 if TYPE_CHECKING:
@@ -42,14 +41,19 @@ if TYPE_CHECKING:
 
 __all__ = ["Feed", "RemoteEvent"]
 
-#: The position before any change: where a feed with an empty log starts.
-_PAGE = 1000
-_MAX_USER_CLIENTS = 10_000
+log = logging.getLogger("simperium_orm.listen.feed")
+
+#: How many changes one long-poll asks for (the most the local server gives).
+BATCH = 1000
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class RemoteEvent:
-    """A remote change as delivered: the signal's kind and its keyword arguments."""
+    """A remote change as delivered: the signal's kind and its keyword arguments.
+
+    One is made per signal sent (a thousand for a burst of a thousand versions): a plain
+    slotted dataclass, the cheapest to build.
+    """
 
     kind: Kind
     model: type[Model]
@@ -72,22 +76,31 @@ class Feed:
         transport: Transport,
         all_users: bool,
         checkpoint: Checkpoint,
+        ghosts: GhostStore,
+        coalesce: bool,
         cv: str | None,
         emit: Callable[[RemoteEvent], None],
         report: Callable[[BaseException, dict[str, Any] | None], None],
+        stopping: Callable[[], bool] = lambda: False,
     ) -> None:
         self.model = model
         self.client = client
         self.transport = transport
         self.all_users = all_users
-        self.bucket: Bucket = client.with_transport(transport).bucket(model.bucket_name())
+        self.coalesce = coalesce
+        reader = client.with_transport(transport)
+        self.bucket: Bucket = reader.bucket(model.bucket_name())
+        #: reads what ghosts cannot give, over the feed's transport (``/all``: as each owner)
+        self.reads = Reads(reader, self.bucket, all_users=all_users)
         suffix = "/all" if all_users else ""
         self.key = f"{client.app_id}/{self.bucket.name.lower()}{suffix}"
         self.checkpoint = checkpoint
+        self.ghosts = ghosts
         self.position = checkpoint.load(self.key) if cv is None else Position(cv)
         self._emit = emit
         self._report = report
-        self._user_clients: dict[str, Client] = {}
+        self._stopping = stopping
+        self._user_clients: dict[str, Client] = {}  # instances are bound to these
         #: monotonic time the current long-poll began (None between polls): for the watchdog
         self.busy_since: float | None = None
         #: how many changes the last long-poll answered (0: the feed is idle)
@@ -113,7 +126,11 @@ class Feed:
         return self.bucket.head(all_users=self.all_users, timeout=self.client.timeout)
 
     def fetch(self, cv: str | None, timeout: float | None) -> list[dict[str, Any]]:
-        """One long-poll; ``timeout=None``: the pending changes only, without waiting."""
+        """One long-poll; ``timeout=None``: the pending changes only, without waiting.
+
+        The listener's own changes come too (they carry objects from version to version)
+        and are not signalled.
+        """
         wait = timeout is not None
         if timeout is None:
             timeout = self.client.timeout
@@ -121,31 +138,17 @@ class Feed:
         try:
             if self.all_users:
                 return self.bucket.all(
-                    cv=cv,
-                    data=True,
-                    username=True,
-                    timeout=timeout,
-                    skip_clientids=[self.client.clientid],
-                    wait=wait,
+                    cv=cv, username=True, timeout=timeout, batch=BATCH, wait=wait
                 )
-            return self.bucket.changes(cv=cv, timeout=timeout, wait=wait)
+            return self.bucket.changes(cv=cv, timeout=timeout, wait=wait, batch=BATCH)
         finally:
             self.busy_since = None
-
-    def _index(self, since: str | None) -> Iterator[dict[str, Any]]:
-        """Index pages with data of the objects changed after ``since``, newest first."""
-        mark: str | None = None
-        while True:
-            page = self.bucket.index(data=True, since=since, mark=mark, limit=_PAGE)
-            yield page
-            mark = page.get("mark")
-            if not mark:
-                return
 
     # -- one round ------------------------------------------------------------------------
 
     def round(self, timeout: float | None) -> tuple[list[RemoteEvent], bool]:
-        """Fetch, decode and deliver one round: the events, and whether more are pending."""
+        """Fetch, decode and deliver one round (one batch of changes): the events, and whether
+        to go on at once (after a re-index, from the feed's new position)."""
         since = self.position.cv
         try:
             changes = self.fetch(since, timeout)
@@ -159,123 +162,140 @@ class Feed:
                 self.position = Position(since)
                 self.checkpoint.save(self.key, self.position)
             return [], False
-        decoded = self._decode(changes)
-        data: dict[str, tuple[int, dict[str, Any]]] = {}
-        end = len(changes)
-        if not self.all_users:
-            data = self._data_for(decoded, since)
-            end = consistent_end(changes, {i: v for i, (v, _) in data.items()}) or end
-            if end < len(changes):
-                decoded = self._decode(changes[:end])
-        events = [e for e in (self._deliver(item, data) for item in decoded) if e is not None]
-        self._advance(changes[:end])
-        return events, end < len(changes)
+        with gc_paused():  # thousands of acyclic objects: see orm/scan/gcpause.py
+            decoded = decode_round(
+                changes,
+                own_clientid=self.client.clientid,
+                namespaced=self.all_users,
+                delivered=self.position.delivered,
+            )
+        for raw in decoded.malformed:
+            self._report(ProtocolError(f"{self.key}: a change without an id or ev"), raw)
+        steps, ghosts = self._steps(decoded.changes, since)
+        # Where the round ends, taken before receivers see (and might change) the raw changes.
+        cv = next((c["cv"] for c in reversed(changes) if isinstance(c.get("cv"), str)), since)
+        passed = {c.name: c.ev for c in decoded.changes}
+        events, complete = self._deliver(steps)
+        if not complete:  # stopped between two signals: the round comes again, minus those
+            return events, False
+        for name, ghost in ghosts.items():
+            if ghost is None:
+                self.ghosts.drop(self.key, name)
+            else:
+                self.ghosts.put(self.key, name, *ghost)
+        if decoded.whole_bucket:
+            self.ghosts.clear(self.key)
+        self._advance(cv, passed)
+        return events, False
 
-    def _decode(self, changes: list[dict[str, Any]]) -> list[RemoteChange]:
-        delivered = self.position.delivered
-        fresh = [
-            c
-            for c in changes
-            if (ev := end_version(c)) is None or delivered.get(str(c.get("id")), 0) < ev
-        ]
-        own = None if self.all_users else self.client.clientid
-        return decode_round(fresh, own_clientid=own, namespaced=self.all_users)
+    def _steps(
+        self, changes: list[Change], since: str | None
+    ) -> tuple[list[Step], dict[str, Ghost | None]]:
+        """The round's steps (states from ghosts and diffs, reads for the rest), and each
+        object's ghost after the round (None: to forget)."""
+        ghosts: dict[str, Ghost] = {}
+        for name in {c.name for c in changes}:
+            ghost = self.ghosts.get(self.key, name)
+            if ghost is not None:
+                ghosts[name] = ghost
+        states = RoundStates(changes, ghosts, wanted_positions(changes, coalesce=self.coalesce))
+        with gc_paused():
+            replay = states.replay()
+        if replay.needs:
+            replay = self.reads.resolve(states, replay, changes, since)
+        # Copies, taken now: receivers may change what their instances were built from.
+        after: dict[str, Ghost | None] = {
+            name: None if final is None else Ghost(final.version, copy(final.data))
+            for name, final in replay.finals.items()
+        }
+        for lost in replay.lost:
+            log.debug("%s: %s v%s is no longer on the server", self.key, lost.name, lost.ev)
+        return (coalesce(replay.steps) if self.coalesce else replay.steps), after
 
-    def _data_for(
-        self, decoded: list[RemoteChange], since: str | None
-    ) -> dict[str, tuple[int, dict[str, Any]]]:
-        """Current version and data of the changed objects, from one paged index walk."""
-        wanted = {c.id for c in decoded if c.kind != "deleted"}
-        found: dict[str, tuple[int, dict[str, Any]]] = {}
-        if not wanted:
-            return found
-        for page in self._index(since):
-            for entry in page["index"]:
-                if entry.get("id") in wanted:
-                    found[entry["id"]] = (int(entry["v"]), dict(entry.get("d") or {}))
-            if len(found) == len(wanted):
-                break
-        return found
+    # -- delivery -------------------------------------------------------------------------
 
-    def _advance(self, covered: list[dict[str, Any]]) -> None:
-        """Move past ``covered``; forget delivered versions the feed has now passed."""
-        delivered = dict(self.position.delivered)
-        for change in covered:
-            raw_id, ev = str(change.get("id")), end_version(change)
-            if ev is not None and raw_id in delivered and delivered[raw_id] <= ev:
-                del delivered[raw_id]
-        cvs = [c["cv"] for c in covered if isinstance(c.get("cv"), str)]
-        self.position = Position(cvs[-1] if cvs else self.position.cv, delivered)
+    def _advance(self, cv: str | None, passed: Mapping[str, int]) -> None:
+        """Move to ``cv``; forget the delivered versions the feed has now passed (``passed``:
+        each object's last version in the round)."""
+        delivered = {
+            name: version
+            for name, version in self.position.delivered.items()
+            if version > passed.get(name, 0)
+        }
+        self.position = Position(cv, delivered)
         self.checkpoint.save(self.key, self.position)
 
-    def _deliver(
-        self, item: RemoteChange, data: dict[str, tuple[int, dict[str, Any]]]
-    ) -> RemoteEvent | None:
-        name = item.id if item.userid is None else f"{item.userid}/{item.id}"
-        version, fields, moved_on = item.version, None, False
-        if item.kind == "deleted":
-            pass
-        elif item.has_data:  # /all with data=1
-            if item.data is None:
-                return None  # deleted since: its delete is a later change
-            fields = dict(item.data)
-        elif item.id in data:
-            version, fields = data[item.id]
-            moved_on = item.version is not None and version > item.version
-        else:
-            return None  # gone from the index: deleted since, its delete is a later change
-        if version is not None and self.position.delivered.get(name, 0) >= version:
-            return None
-        changed = item.changed_fields | set(fields or ()) if moved_on else item.changed_fields
-        change = dict(item.change)
-        instance: Model | None = None
-        if fields is not None:
-            try:
-                instance = self.model.from_document(
-                    item.id, version or 0, fields, client=self._client_for(item.userid)
-                )
-            except Exception as exc:  # data that does not fit the model
-                self._report(exc, change)
-                self._remember(name, version)
-                return None
-        event = RemoteEvent(
-            item.kind,
-            self.model,
-            item.id,
-            version,
-            instance,
-            self._field_names(changed),
-            change,
-            item.userid,
-        )
-        self._emit(event)
-        self._remember(name, version)
-        return event
-
-    def _field_names(self, keys: frozenset[str] | set[str]) -> frozenset[str]:
-        """Stored keys as field names (an aliased field's name); undeclared keys as they are."""
+    def _deliver(self, steps: Sequence[Step]) -> tuple[list[RemoteEvent], bool]:
+        """Send one event per step, in order, each delivered version recorded: the events, and
+        whether all were sent (the listener may be stopped between two)."""
         wire = state.wire_keys(self.model)
-        return frozenset(wire.get(key, key) for key in keys)
+        renamed = any(key != name for key, name in wire.items())
+        with gc_paused():  # receivers run with the collector on, as always
+            instances = self._instances(steps)
+        delivered, model, emit = self.position.delivered, self.model, self._emit
+        record, key, stopping = self.checkpoint.record, self.key, self._stopping
+        events: list[RemoteEvent] = []
+        for step, instance in zip(steps, instances, strict=True):
+            if stopping():
+                return events, False
+            change, version = step.change, step.version
+            if delivered.get(change.name, 0) >= version:
+                continue
+            raw = change.raw
+            if instance is None:
+                if step.kind != "deleted":
+                    continue  # no state (the server lost it): nothing to send
+            elif isinstance(instance, Exception):  # data that does not fit the model
+                self._report(instance, raw)
+                self._remember(change.name, version)
+                continue
+            fields = frozenset([wire.get(k, k) for k in step.fields]) if renamed else step.fields
+            event = RemoteEvent(
+                step.kind, model, change.id, version, instance, fields, raw, change.userid
+            )
+            emit(event)
+            delivered[change.name] = version  # as self._remember, inline: once per event
+            record(key, change.name, version)
+            events.append(event)
+        return events, True
 
-    def _remember(self, name: str, version: int | None) -> None:
-        if version is None:
-            return
+    def _instances(self, steps: Sequence[Step]) -> list[Model | Exception | None]:
+        """The model instance of each step (None for a delete; the error for bad data)."""
+        with_data = [s for s in steps if s.data is not None]
+        built: list[Model | Exception] = []
+        if len(with_data) > 1 and not self.all_users:
+            entries = [{"id": s.change.id, "v": s.version, "d": s.data} for s in with_data]
+            try:  # one validator call for the lot; the step data is the round's own
+                built = list(state.load(self.model, entries, self.client, owned=True))
+            except ValidationError:
+                built = []  # one by one below, to tell which failed
+        if not built:
+            built = [self._instance(s) for s in with_data]
+        found = iter(built)
+        return [None if s.data is None else next(found) for s in steps]
+
+    def _instance(self, step: Step) -> Model | Exception:
+        assert step.data is not None
+        try:
+            return self.model.from_document(
+                step.change.id,
+                step.version,
+                step.data,
+                client=self._client_for(step.change.userid),
+            )
+        except Exception as exc:  # data that does not fit the model
+            return exc
+
+    def _remember(self, name: str, version: int) -> None:
         self.position.delivered[name] = version
         self.checkpoint.record(self.key, name, version)
 
     def _client_for(self, userid: str | None) -> Client:
-        """The client instances are bound to: the listener's, or (``/all``) the owner's."""
+        """The client instances are bound to: the listener's, or (``/all``) the owner's, over
+        the listener's client's pool (not the feed's, which stop() closes)."""
         if userid is None:
             return self.client
-        client = self._user_clients.get(userid)
-        if client is None:
-            if len(self._user_clients) >= _MAX_USER_CLIENTS:
-                self._user_clients.clear()
-            client = self.client.as_user(userid)
-            # The listener's clientid: a receiver's save is not heard back as a remote change.
-            client.clientid = self.client.clientid
-            self._user_clients[userid] = client
-        return client
+        return per_user(self._user_clients, userid, self.client)
 
     # -- the server forgot our cv ---------------------------------------------------------
 
@@ -283,38 +303,42 @@ class Feed:
         """Deliver every object changed after ``since`` from the index, then go on from there.
 
         The index cannot list deletions. ``/all`` has no index: an all-users feed replays the
-        retained log from its start (versions recorded as delivered are still skipped).
+        retained log from its start (versions recorded as delivered are still skipped). Either
+        way the ghosts may have missed changes: they are forgotten.
         """
+        self.ghosts.clear(self.key)
         if self.all_users:
             self.position = Position(ZERO_CV, self.position.delivered)
             self.checkpoint.save(self.key, self.position)
             return []
-        pages = self._index(since)
+        pages = index_pages(self.bucket, since)
         try:
             first = next(pages)
         except BadRequest:  # not even a cv this server can compare: take every object
-            pages = self._index(None)
+            pages = index_pages(self.bucket, None)
             first = next(pages)
         current = first.get("current")
         events: list[RemoteEvent] = []
         for page in itertools.chain([first], pages):
-            for entry in page["index"]:
-                version, fields = int(entry["v"]), dict(entry.get("d") or {})
-                _, key = split_id(str(entry["id"]), namespaced=False)
-                item = RemoteChange(
-                    "created" if version == 1 else "updated",
-                    key,
-                    None,
-                    version,
-                    frozenset(fields),
-                    {"id": key, "o": "M", "ev": version},
-                    fields,
-                    True,
-                )
-                event = self._deliver(item, {})
-                if event is not None:
-                    events.append(event)
+            steps = [_indexed_step(entry) for entry in page["index"]]
+            for step in steps:
+                assert step.data is not None
+                self.ghosts.put(self.key, step.change.name, step.version, copy(step.data))
+            sent, complete = self._deliver(steps)
+            events.extend(sent)
+            if not complete:  # stopped: the next round re-indexes again, minus these
+                return events
         cv = current if isinstance(current, str) and current else ZERO_CV
         self.position = Position(cv, self.position.delivered)
         self.checkpoint.save(self.key, self.position)
         return events
+
+
+def _indexed_step(entry: Mapping[str, Any]) -> Step:
+    """An index entry as a step: the object's current state, every field counted as changed."""
+    version, data = int(entry["v"]), dict(entry.get("d") or {})
+    _, key = split_id(str(entry["id"]), namespaced=False)
+    kind: Kind = "created" if version == 1 else "updated"
+    raw = {"id": key, "o": "M", "ev": version}
+    change = Change(key, key, None, kind, None, version, None, raw, True)
+    return Step(change, kind, version, data, frozenset(data), 0)

@@ -1,10 +1,12 @@
 """Listen to buckets' change feeds and send remote changes as model-level blinker signals.
 
-Each model's bucket gets a :class:`~simperium_orm.feed.Feed` that long-polls ``/changes`` (a
-user token) or ``/all`` (an admin key, ``all_users=True``) over a transport of its own, and a
-thread that runs its rounds. Failures of the feed (connection errors, 5xx, a server restart)
-are reported through ``listener_error`` and retried with backoff; a watchdog interrupts a poll
-that stays unanswered far longer than it should; ``stop()`` interrupts waiting long-polls.
+Each model's bucket gets a :class:`~simperium_orm.listen.feed.Feed` that long-polls
+``/changes`` (a user token) or ``/all`` (an admin key, ``all_users=True``) over a transport of
+its own, and a thread that runs its rounds. By default each remote version is one signal; with
+``coalesce=True`` each round's changes to an object fold into their net effect. Failures of the
+feed (connection errors, 5xx, a server restart) are reported through ``listener_error`` and
+retried with backoff; a watchdog interrupts a poll that stays unanswered far longer than it
+should; ``stop()`` interrupts waiting long-polls.
 """
 
 from __future__ import annotations
@@ -18,9 +20,10 @@ from typing import TYPE_CHECKING, Any
 
 from simperium_orm import signals
 from simperium_orm.client import Client, default_client
-from simperium_orm.errors import TransportError
+from simperium_orm.errors import SimperiumError, TransportError
 from simperium_orm.listen.checkpoint import Checkpoint, MemoryCheckpoint
 from simperium_orm.listen.feed import Feed, RemoteEvent
+from simperium_orm.listen.ghosts import GhostStore, MemoryGhostStore
 from simperium_orm.wire.transport import Transport
 
 if TYPE_CHECKING:
@@ -52,6 +55,10 @@ class Listener:
     or else each bucket's current head, so every change made after the constructor returns is
     heard. ``start()`` runs a background thread per bucket; ``poll()`` runs rounds by hand
     (one attempt per request: a failure raises).
+    Each remote version is one signal, with the object at that version; ``coalesce=True``
+    sends each round's net effect per object instead. ``ghosts`` keeps each object's last known
+    server state (default: a :class:`~simperium_orm.listen.ghosts.MemoryGhostStore` of the
+    10,000 most recently changed objects), so versions come from diffs, not reads.
     ``poll_timeout`` is how long one long-poll may wait (the read timeout); ``stall_timeout``
     (default ``poll_timeout + 30``) how long one may go on before the watchdog interrupts it,
     for stalls a read timeout cannot see (a server trickling bytes, a hung connect).
@@ -66,6 +73,8 @@ class Listener:
         checkpoint: Checkpoint | None = None,
         poll_timeout: float = 20.0,
         stall_timeout: float | None = None,
+        coalesce: bool = False,
+        ghosts: GhostStore | None = None,
     ) -> None:
         if not models:
             raise TypeError("Listener needs at least one model class")
@@ -81,6 +90,8 @@ class Listener:
         self.client = client or default_client()
         self.all_users = all_users
         self.checkpoint: Checkpoint = checkpoint if checkpoint is not None else MemoryCheckpoint()
+        self.coalesce = coalesce
+        self.ghosts: GhostStore = ghosts if ghosts is not None else MemoryGhostStore()
         self.poll_timeout = poll_timeout
         self.stall_timeout = stall_timeout or poll_timeout + 30.0
         self._stop = threading.Event()
@@ -99,9 +110,12 @@ class Listener:
             transport=Transport(timeout=self.client.timeout, retries=0),
             all_users=self.all_users,
             checkpoint=self.checkpoint,
+            ghosts=self.ghosts,
+            coalesce=self.coalesce,
             cv=cv,
             emit=self.emit,
             report=self.report,
+            stopping=self._stop.is_set,
         )
 
     def __repr__(self) -> str:
@@ -125,19 +139,18 @@ class Listener:
     def poll(self, timeout: float | None = None) -> list[RemoteEvent]:
         """One round by hand over every feed: deliver the pending changes, return the events.
 
-        A round takes one batch of each feed's pending changes (the server's batch size; call
-        again while a backlog lasts). With ``timeout``, each feed waits up to that many seconds
-        for a change when none is pending. Feed failures raise (one attempt per request);
-        receiver failures go to ``listener_error``.
+        A round takes one batch of each feed's pending changes (up to 1,000, or the server's
+        batch size; call again while a backlog lasts). With ``timeout``, each feed waits up to
+        that many seconds for a change when none is pending. Feed failures raise (one attempt
+        per request); receiver failures go to ``listener_error``.
         """
         if self.running:
             raise RuntimeError("the listener is running: poll() is for a stopped listener")
         self._stop.clear()
         events: list[RemoteEvent] = []
         for feed in self.feeds:
-            wait = timeout
-            more = True
-            while more:
+            wait, more = timeout, True
+            while more:  # after a re-index, the changes since its position too
                 got, more = feed.round(wait)
                 events.extend(got)
                 wait = None
@@ -166,8 +179,9 @@ class Listener:
     def stop(self, timeout: float | None = None) -> None:
         """Stop the threads and wait for them (up to ``timeout``, default ``poll_timeout``).
 
-        Waiting long-polls are interrupted at once; a round whose receivers are running ends
-        first. Called from a receiver, it does not wait for its own thread.
+        Waiting long-polls are interrupted at once; a round delivering signals stops after the
+        one whose receivers are running (the rest come when the listener starts again).
+        Called from a receiver, it does not wait for its own thread.
         """
         self._stop.set()
         self._abort()
@@ -209,8 +223,9 @@ class Listener:
                 if self._stop.is_set():
                     break  # the interrupted long-poll of stop()
                 failures += 1
-                self.report(exc, None)
-                self._stop.wait(_backoff(failures, exc))
+                delay = _backoff(failures, exc)
+                self._feed_failed(feed, exc, f"polling again in {delay:.1f} s")
+                self._stop.wait(delay)
                 continue
             except BaseException as exc:  # SystemExit from a receiver: stop listening
                 self.report(exc, None)
@@ -231,12 +246,12 @@ class Listener:
                 since = feed.busy_since
                 if since is not None and now - since > self.stall_timeout:
                     feed.busy_since = now
-                    self.report(
+                    self._feed_failed(
+                        feed,
                         TransportError(
-                            f"{feed.key}: no answer to a long-poll for {now - since:.0f} s;"
-                            " restarting it"
+                            f"{feed.key}: no answer to a long-poll for {now - since:.0f} s"
                         ),
-                        None,
+                        "restarting it",
                     )
                     feed.transport.abort()
 
@@ -244,28 +259,52 @@ class Listener:
 
     def emit(self, event: RemoteEvent) -> None:
         """Send an event's signal to each receiver; a failing receiver is reported, not fatal."""
+        kind = event.kind
         kwargs: dict[str, Any]
-        if event.kind == "deleted":
-            signal, kwargs = signals.remote_deleted, {"id": event.id}
+        if kind == "deleted":
+            signal = signals.remote_deleted
+            kwargs = {"id": event.id, "change": event.change, "userid": event.userid}
+        elif kind == "created":
+            signal = signals.remote_created
+            kwargs = {"instance": event.instance, "change": event.change, "userid": event.userid}
         else:
-            signal = signals.remote_created if event.kind == "created" else signals.remote_updated
-            kwargs = {"instance": event.instance}
-            if event.kind == "updated":
-                kwargs["changed_fields"] = set(event.changed_fields)
-        kwargs.update(change=event.change, userid=event.userid)
-        for receiver in list(signal.receivers_for(event.model)):
+            signal = signals.remote_updated
+            kwargs = {
+                "instance": event.instance,
+                "changed_fields": set(event.changed_fields),
+                "change": event.change,
+                "userid": event.userid,
+            }
+        model = event.model
+        for receiver in signal.receivers_for(model):  # blinker iterates a copy of its ids
             try:
-                receiver(event.model, **kwargs)
+                receiver(model, **kwargs)
             except Exception as exc:
                 self.report(exc, event.change)
 
     def report(self, error: BaseException, change: dict[str, Any] | None) -> None:
-        """Send ``listener_error`` (logged as a warning when nobody receives it)."""
-        receivers = list(signals.listener_error.receivers_for(self))
-        if not receivers:
+        """Send ``listener_error`` (logged as a warning, with its traceback, when nobody
+        receives it): a receiver's failure, data that does not fit, a bug."""
+        if not self._send_error(error, change):
             log.warning("listener error: %s", error, exc_info=error)
+
+    def _feed_failed(self, feed: Feed, error: BaseException, then: str) -> None:
+        """Report a failed poll. Nobody receiving it, a typed error (the server down, a 5xx)
+        is one warning line, its traceback only at DEBUG; anything else is a bug: traceback."""
+        if self._send_error(error, None):
+            return
+        if not isinstance(error, SimperiumError):
+            log.warning("listener error on %s: %s; %s", feed.key, error, then, exc_info=error)
+            return
+        log.warning("listener error on %s: %s: %s; %s", feed.key, type(error).__name__, error, then)
+        log.debug("the failed poll's traceback", exc_info=error)
+
+    def _send_error(self, error: BaseException, change: dict[str, Any] | None) -> bool:
+        """Send ``listener_error`` to its receivers; whether there were any."""
+        receivers = list(signals.listener_error.receivers_for(self))
         for receiver in receivers:
             try:
                 receiver(self, error=error, change=change)
             except Exception:  # a failing error receiver cannot stop the listener
                 log.exception("a listener_error receiver failed")
+        return bool(receivers)

@@ -38,6 +38,7 @@ __all__ = [
     "Fetch",
     "Index",
     "Post",
+    "Pull",
     "Remove",
     "Send",
     "Start",
@@ -49,6 +50,7 @@ __all__ = [
     "collect",
     "run",
     "stream",
+    "tally",
 ]
 
 T = TypeVar("T")
@@ -121,6 +123,7 @@ class Index:
     mark: str | None
     limit: int
     ahead: bool = False
+    since: str | None = None
 
 
 @dataclass(frozen=True)
@@ -145,32 +148,41 @@ Steps = Generator[Effect, Any, T]
 
 def run(steps: Steps[T]) -> T:
     """Perform the effects with blocking I/O; the operation's result."""
+    readers = _Readers()
     try:
         effect = next(steps)
         while True:
             try:
-                result = _perform(effect)
+                result = readers.take(effect) if isinstance(effect, Index) else _perform(effect)
             except BaseException as exc:  # back to the operation, which may handle it
                 effect = steps.throw(exc)
             else:
                 effect = steps.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+    finally:
+        readers.close()
 
 
 async def arun(steps: Steps[T]) -> T:
     """Perform the effects with awaited I/O; the operation's result."""
+    readers = _AsyncReaders()
     try:
         effect = next(steps)
         while True:
             try:
-                result = await _aperform(effect)
+                if isinstance(effect, Index):
+                    result = await readers.take(effect)
+                else:
+                    result = await _aperform(effect)
             except BaseException as exc:  # cancellation too: sent requests are settled
                 effect = steps.throw(exc)
             else:
                 effect = steps.send(result)
     except StopIteration as done:
         return done.value  # type: ignore[no-any-return]
+    finally:
+        readers.close()
 
 
 def stream(steps: Steps[None]) -> Iterator[Any]:
@@ -252,6 +264,50 @@ def collect(steps: Steps[None], limit: int | None = None, *, keep: bool = True) 
         steps.close()
 
 
+def tally(steps: Steps[None], limit: int | None = None) -> Steps[int]:
+    """How many items a streaming operation emits (counting stops at ``limit``)."""
+    count = yield from collect(steps, limit, keep=False)
+    return int(count)
+
+
+class Pull:
+    """A streaming operation read a batch at a time from inside another operation (a scan
+    whose objects are written as they come: ``update()``, ``delete()``)."""
+
+    def __init__(self, steps: Steps[None]) -> None:
+        self._steps = steps
+        self._items: Iterator[Any] = iter(())
+        self._done = False
+
+    def batch(self, n: int) -> Steps[list[Any]]:
+        """Up to ``n`` more items (fewer only at the end)."""
+        out: list[Any] = []
+        while len(out) < n:
+            item = next(self._items, _END)
+            if item is not _END:
+                out.append(item)
+                continue
+            if self._done:
+                break
+            try:
+                effect = next(self._steps)
+                while not isinstance(effect, Emit):
+                    try:
+                        result = yield effect
+                    except BaseException as exc:
+                        effect = self._steps.throw(exc)
+                    else:
+                        effect = self._steps.send(result)
+            except StopIteration:
+                self._done = True
+                continue
+            self._items = iter(effect.items)
+        return out
+
+
+_END = object()
+
+
 class _Readers:
     """The page readers of one scan, one per kind of page it asks for."""
 
@@ -261,13 +317,15 @@ class _Readers:
     def take(self, effect: Index) -> bytes:
         if not effect.ahead:
             return _perform(effect)  # type: ignore[no-any-return]
-        kind = (id(effect.client), effect.bucket, effect.data, effect.limit)
+        kind = (id(effect.client), effect.bucket, effect.data, effect.limit, effect.since)
         reader = self._by_kind.get(kind)
         if reader is None:
             bucket, data, limit = effect.client.bucket(effect.bucket), effect.data, effect.limit
+            since = effect.since
 
             def fetch(mark: str | None) -> bytes:
-                return bucket.index_raw(data=data, mark=mark, limit=limit)  # type: ignore[no-any-return]
+                raw = bucket.index_raw(data=data, mark=mark, limit=limit, since=since)
+                return raw  # type: ignore[no-any-return]
 
             reader = self._by_kind[kind] = PageReader(fetch)
         return reader.take(effect.mark)
@@ -284,13 +342,15 @@ class _AsyncReaders:
     async def take(self, effect: Index) -> bytes:
         if not effect.ahead:
             return await _aperform(effect)  # type: ignore[no-any-return]
-        kind = (id(effect.client), effect.bucket, effect.data, effect.limit)
+        kind = (id(effect.client), effect.bucket, effect.data, effect.limit, effect.since)
         reader = self._by_kind.get(kind)
         if reader is None:
             bucket, data, limit = abucket(effect.client, effect.bucket), effect.data, effect.limit
+            since = effect.since
 
             async def fetch(mark: str | None) -> bytes:
-                return await bucket.aindex_raw(data=data, mark=mark, limit=limit)  # type: ignore[no-any-return]
+                raw = await bucket.aindex_raw(data=data, mark=mark, limit=limit, since=since)
+                return raw  # type: ignore[no-any-return]
 
             reader = self._by_kind[kind] = AsyncPageReader(fetch)
         return await reader.take(effect.mark)
@@ -321,7 +381,9 @@ def _perform(effect: Effect) -> Any:
         body = effect.body
         return Background(lambda: bucket.bulk_post_encoded(body), "simperium-orm-bulk")
     assert isinstance(effect, Index)
-    return bucket.index_raw(data=effect.data, mark=effect.mark, limit=effect.limit)
+    return bucket.index_raw(
+        data=effect.data, mark=effect.mark, limit=effect.limit, since=effect.since
+    )
 
 
 async def _aperform(effect: Effect) -> Any:
@@ -344,7 +406,9 @@ async def _aperform(effect: Effect) -> Any:
     if isinstance(effect, Start):
         return asyncio.ensure_future(bucket.abulk_post_encoded(effect.body))
     assert isinstance(effect, Index)
-    return await bucket.aindex_raw(data=effect.data, mark=effect.mark, limit=effect.limit)
+    return await bucket.aindex_raw(
+        data=effect.data, mark=effect.mark, limit=effect.limit, since=effect.since
+    )
 
 
 def abucket(client: Client | Any, name: str) -> Any:

@@ -1,15 +1,17 @@
-"""What a field's annotation says about its values: text, sequence, mapping, nested model.
+"""What a field's annotation says about its values (text, sequence, mapping, nested model),
+and which values never compare (a naive datetime with an aware one).
 
 Pure helpers for :mod:`simperium_orm.orm.lookups`, which checks lookups against field types when a
-filter is built.
+filter is built, and for ``order_by``.
 """
 
 from __future__ import annotations
 
+import datetime
 import functools
 import types
 import typing
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,6 +28,8 @@ __all__ = [
     "UNKNOWN",
     "Kinds",
     "adapter",
+    "aware",
+    "incomparable",
     "inner_annotation",
     "kinds_of",
 ]
@@ -106,3 +110,33 @@ def adapter(tp: Any) -> TypeAdapter[Any] | None:
         return TypeAdapter(tp)
     except Exception:  # an annotation pydantic cannot build on its own (unresolved names)
         return None
+
+
+# -- values that never compare ------------------------------------------------------------------
+# Python orders a naive datetime (or time) against an aware one only to raise TypeError, and
+# calls them unequal without a word: a filter would silently drop the objects that an order_by
+# refuses. The rule, for both: they never compare, and meeting both raises IncomparableValues.
+
+
+def aware(value: Any) -> bool | None:
+    """True for an aware datetime or time, False for a naive one, None for other values."""
+    if isinstance(value, (datetime.datetime, datetime.time)):
+        return value.utcoffset() is not None
+    return None
+
+
+def incomparable(values: Iterable[Any]) -> str:
+    """Why values of one field do not sort together (for the error that names the field)."""
+    kinds: set[bool] = set()
+    types_seen: dict[str, None] = {}
+    for value in values:
+        awareness = aware(value)
+        if awareness is not None:
+            kinds.add(awareness)
+        types_seen[type(value).__name__] = None
+    if len(kinds) > 1:
+        return (
+            "it holds both naive and aware datetimes, which never compare "
+            "(give every value a timezone, or none)"
+        )
+    return f"its values do not compare ({', '.join(types_seen)})"

@@ -10,14 +10,24 @@ client over the objects of each index page.
 from __future__ import annotations
 
 import operator
-from collections.abc import Callable, Iterable, Mapping
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
-from simperium_orm.errors import InvalidLookup
-from simperium_orm.orm.fieldtypes import MAP, SEQ, STR, UNKNOWN, adapter, inner_annotation, kinds_of
+from simperium_orm.errors import IncomparableValues, InvalidLookup
+from simperium_orm.orm.fieldtypes import (
+    MAP,
+    SEQ,
+    STR,
+    UNKNOWN,
+    adapter,
+    aware,
+    inner_annotation,
+    kinds_of,
+)
 from simperium_orm.protocol import MISSING
 
 __all__ = ["LOOKUPS", "MISSING", "FieldPath", "InvalidLookup", "Predicate", "Q", "compile_q"]
@@ -204,23 +214,22 @@ def compile_lookup(model: type[BaseModel], key: str, value: Any) -> Predicate:
 # -- the lookups: each checks its value once, then returns a test of the field's value ----------
 
 
-def _exact(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+Test = Callable[[Any], bool]
+
+
+def _exact(path: FieldPath, value: Any, key: str) -> Test:
     if value is None:
         return _is_none
     target = coerce(path.annotation, value, key)
-    return lambda v: v is not MISSING and v == target
+    return _same_clock(lambda v: v is not MISSING and v == target, [target], key)
 
 
 def _is_none(v: Any) -> bool:
     return v is None or v is MISSING
 
 
-def _in(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
-    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
-        raise InvalidLookup(
-            f"{key}: 'in' takes a list, tuple or set of values, not {type(value).__name__}"
-        )
-    targets = [None if v is None else coerce(path.annotation, v, key) for v in value]
+def _in(path: FieldPath, value: Any, key: str) -> Test:
+    targets = [None if v is None else coerce(path.annotation, v, key) for v in _many(value, key)]
     try:
         hashed = frozenset(targets)
     except TypeError:  # unhashable targets such as lists: compare one by one
@@ -234,29 +243,76 @@ def _in(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
         except TypeError:
             return any(v == t for t in targets)
 
-    return test
+    return _same_clock(test, targets, key)
 
 
-def _compare(op: Callable[[Any, Any], bool]) -> Callable[[FieldPath, Any, str], Any]:
-    def build(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
-        if value is None:
+def _many(value: Any, key: str) -> list[Any]:
+    if isinstance(value, (str, bytes, Mapping)) or not isinstance(value, Iterable):
+        lookup = key.rpartition("__")[2]
+        raise InvalidLookup(
+            f"{key}: {lookup!r} takes a list, tuple or set of values, not {type(value).__name__}"
+        )
+    return list(value)
+
+
+def _compare(*ops: Callable[[Any, Any], bool]) -> Callable[[FieldPath, Any, str], Test]:
+    """A lookup true when ``op(value, target)`` holds for each op and target in turn: one
+    target for ``gt``..., two for ``range`` (``low <= value <= high``)."""
+
+    def build(path: FieldPath, value: Any, key: str) -> Test:
+        given = _many(value, key) if len(ops) > 1 else [value]
+        if len(given) != len(ops):
+            raise InvalidLookup(f"{key}: 'range' takes two values (low, high), got {len(given)}")
+        if any(v is None for v in given):
             raise InvalidLookup(f"{key}: cannot compare with None; use __isnull=True")
-        target = coerce(path.annotation, value, key)
+        targets = [coerce(path.annotation, v, key) for v in given]
+        pairs = list(zip(ops, targets, strict=True))
 
         def test(v: Any) -> bool:
             if v is None or v is MISSING:
                 return False
             try:
-                return bool(op(v, target))
+                return all(op(v, target) for op, target in pairs)
             except TypeError:  # a stored value of another type never matches
                 return False
 
-        return test
+        return _same_clock(test, targets, key)
 
     return build
 
 
-def _contains(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+def _same_clock(test: Test, targets: Sequence[Any], key: str) -> Test:
+    """``test``, refusing to compare a naive datetime (or time) with an aware one (see
+    fieldtypes.py): such a value raises ``IncomparableValues`` instead of silently not matching."""
+    kinds = {aware(t) for t in targets} - {None}
+    if not kinds:
+        return test
+    if len(kinds) > 1:
+        raise InvalidLookup(f"{key}: mixes naive and aware datetimes, which never compare")
+    want = kinds.pop()
+    assert want is not None
+
+    def checked(v: Any) -> bool:
+        have = aware(v)
+        if have is not None and have is not want:
+            raise IncomparableValues(_clock_message(key, have, want))
+        return test(v)
+
+    return checked
+
+
+def _clock_message(key: str, stored: bool, given: bool) -> str:
+    def kind(is_aware: bool) -> str:
+        return "an aware" if is_aware else "a naive"
+
+    return (
+        f"{key}: cannot compare {kind(stored)} datetime stored in the field with {kind(given)} "
+        "one in the lookup; naive and aware datetimes never compare (give both a timezone, "
+        "or neither)"
+    )
+
+
+def _contains(path: FieldPath, value: Any, key: str) -> Test:
     kinds = kinds_of(path.annotation)
     if not kinds.any_of(STR, SEQ, MAP, UNKNOWN):
         raise InvalidLookup(f"{key}: 'contains' applies to text, list or dict fields")
@@ -265,10 +321,14 @@ def _contains(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
     if kinds.kinds == {SEQ} and kinds.item is not None:
         value = coerce(kinds.item, value, key)
     target = value
+    same = _same_clock(lambda x: x == target, [target], key)
+    guarded = aware(target) is not None  # datetimes in a list: each compared under the rule
 
     def test(v: Any) -> bool:
         if isinstance(v, str):
             return isinstance(target, str) and target in v
+        if guarded and isinstance(v, (list, tuple, set, frozenset)):
+            return any(map(same, v))
         if isinstance(v, (list, tuple, set, frozenset, Mapping)):
             try:
                 return target in v
@@ -279,21 +339,41 @@ def _contains(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
     return test
 
 
+def _text_value(path: FieldPath, value: Any, key: str, name: str) -> str:
+    if not kinds_of(path.annotation).any_of(STR, UNKNOWN):
+        raise InvalidLookup(f"{key}: {name!r} applies to text fields only")
+    if not isinstance(value, str):
+        raise InvalidLookup(f"{key}: {name!r} takes a str, not {value!r}")
+    return value
+
+
 def _text(name: str, method: Callable[[str, str], bool], fold: bool = False) -> Any:
-    def build(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
-        if not kinds_of(path.annotation).any_of(STR, UNKNOWN):
-            raise InvalidLookup(f"{key}: {name!r} applies to text fields only")
-        if not isinstance(value, str):
-            raise InvalidLookup(f"{key}: {name!r} takes a str, not {value!r}")
-        target = value.casefold() if fold else value
+    def build(path: FieldPath, value: Any, key: str) -> Test:
+        if value is None and name == "iexact":
+            return _is_none
+        target = _text_value(path, value, key, name)
         if fold:
+            target = target.casefold()
             return lambda v: isinstance(v, str) and method(v.casefold(), target)
         return lambda v: isinstance(v, str) and method(v, target)
 
     return build
 
 
-def _isnull(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
+def _regex(name: str, flags: int) -> Callable[[FieldPath, Any, str], Test]:
+    def build(path: FieldPath, value: Any, key: str) -> Test:
+        try:
+            pattern = re.compile(_text_value(path, value, key, name), flags)
+        except re.error as exc:
+            reason = f"{value!r} is not a valid regular expression: {exc}"
+            raise InvalidLookup(f"{key}: {reason}") from None
+        search = pattern.search
+        return lambda v: isinstance(v, str) and search(v) is not None
+
+    return build
+
+
+def _isnull(path: FieldPath, value: Any, key: str) -> Test:
     if not isinstance(value, bool):
         raise InvalidLookup(f"{key}: 'isnull' takes True or False, not {value!r}")
     if value:
@@ -301,17 +381,21 @@ def _isnull(path: FieldPath, value: Any, key: str) -> Callable[[Any], bool]:
     return lambda v: not _is_none(v)
 
 
-_OPS: dict[str, Callable[[FieldPath, Any, str], Callable[[Any], bool]]] = {
+_OPS: dict[str, Callable[[FieldPath, Any, str], Test]] = {
     "exact": _exact,
+    "iexact": _text("iexact", operator.eq, fold=True),
     "in": _in,
     "gt": _compare(operator.gt),
     "gte": _compare(operator.ge),
     "lt": _compare(operator.lt),
     "lte": _compare(operator.le),
+    "range": _compare(operator.ge, operator.le),
     "contains": _contains,
     "icontains": _text("icontains", lambda v, t: t in v, fold=True),
     "startswith": _text("startswith", str.startswith),
     "endswith": _text("endswith", str.endswith),
+    "regex": _regex("regex", 0),
+    "iregex": _regex("iregex", re.IGNORECASE),
     "isnull": _isnull,
 }
 LOOKUPS = frozenset(_OPS)

@@ -8,14 +8,15 @@ owner class to the manager's type parameter.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Generic, NoReturn, TypeVar, cast, overload
 
 from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import bulk, state
-from simperium_orm.orm.effects import Fetch, Steps, arun, run
+from simperium_orm.orm import bulk
+from simperium_orm.orm.effects import Steps, arun, run
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.query import DEFAULT_PAGE_SIZE, Page, QuerySet
+from simperium_orm.protocol import check_id
 
 if TYPE_CHECKING:
     from simperium_orm.listen.listener import Listener
@@ -57,27 +58,33 @@ class Manager(Generic[M]):
 
     # -- single objects -----------------------------------------------------------------------
 
-    def get(self, id: str) -> M:
-        """The object with this id; raises ``Model.DoesNotExist`` when there is none."""
-        return run(self._get(id))
+    def get(self, *args: str | Q, **lookups: Any) -> M:
+        """The object with this id, or the one object matching the lookups.
 
-    async def aget(self, id: str) -> M:
+        ``get("abc")`` reads the object by its id (one request); ``get(title="x")`` walks the
+        index (see :meth:`QuerySet.get`). Raises ``Model.DoesNotExist`` when there is none,
+        ``MultipleObjectsReturned`` when the lookups match more than one.
+        """
+        return run(self._get(args, lookups))
+
+    async def aget(self, *args: str | Q, **lookups: Any) -> M:
         """:meth:`get`, awaited."""
-        return await arun(self._get(id))
+        return await arun(self._get(args, lookups))
 
-    def _get(self, id: str) -> Steps[M]:
-        client = self.client
+    def _get(self, args: tuple[str | Q, ...], lookups: dict[str, Any]) -> Steps[M]:
+        if not args or isinstance(args[0], Q):
+            return (yield from self.all()._get(cast("tuple[Q, ...]", args), lookups))
+        item, queries = args[0], cast("tuple[Q, ...]", args[1:])  # Q() refuses a non-Q there
+        if queries or lookups:
+            return (yield from self.all()._get(queries, {"id": check_id(item), **lookups}))
         try:
-            doc = yield Fetch(client, self.model.bucket_name(), id)
+            return (yield from self.all()._fetch(item))
         except errors.NotFound as exc:
             raise self.model.DoesNotExist(
-                f"{self.model.__name__} {id!r} does not exist in bucket "
+                f"{self.model.__name__} {item!r} does not exist in bucket "
                 f"{self.model.bucket_name()!r}",
                 response=exc.response,
             ) from exc
-        return next(
-            state.load(self.model, [{"id": doc.id, "v": doc.version, "d": doc.data}], client)
-        )
 
     def create(self, **fields: Any) -> M:
         """Build an object from ``fields``, save it and return it."""
@@ -90,6 +97,38 @@ class Manager(Generic[M]):
         obj = self.model(**fields)
         await obj.asave(using=self._client)
         return obj
+
+    def get_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, created)``; see :meth:`QuerySet.get_or_create` (not atomic)."""
+        return self.all().get_or_create(defaults, **lookups)
+
+    async def aget_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """:meth:`get_or_create`, awaited."""
+        return await self.all().aget_or_create(defaults, **lookups)
+
+    def update_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """``(object, created)``; see :meth:`QuerySet.update_or_create` (not atomic)."""
+        return self.all().update_or_create(defaults, **lookups)
+
+    async def aupdate_or_create(
+        self, defaults: dict[str, Any] | None = None, **lookups: Any
+    ) -> tuple[M, bool]:
+        """:meth:`update_or_create`, awaited."""
+        return await self.all().aupdate_or_create(defaults, **lookups)
+
+    def in_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """The objects among ``ids`` (every object when None), by id."""
+        return self.all().in_bulk(ids)
+
+    async def ain_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """:meth:`in_bulk`, awaited."""
+        return await self.all().ain_bulk(ids)
 
     # -- querysets ----------------------------------------------------------------------------
 
@@ -148,6 +187,15 @@ class Manager(Generic[M]):
     def avalues(self, *fields: str) -> AsyncIterator[dict[str, Any]]:
         """:meth:`values` for ``async for``."""
         return self.all().avalues(*fields)
+
+    def values_list(self, *fields: str, flat: bool = False) -> Iterator[Any]:
+        """Tuples (or, ``flat``, values) of the given fields; see :meth:`QuerySet.values_list`
+        (``Todo.objects.all().values_list(...)`` types its rows more closely)."""
+        return self.all().values_list(*fields, flat=flat)
+
+    def avalues_list(self, *fields: str, flat: bool = False) -> AsyncIterator[Any]:
+        """:meth:`values_list` for ``async for``."""
+        return self.all().avalues_list(*fields, flat=flat)
 
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """One page of every object; see :meth:`QuerySet.page`."""

@@ -3,26 +3,40 @@
 Simperium has no server-side query. A QuerySet walks the bucket's index with ``data=1``, one
 server page at a time, builds each object and keeps those its filters match, so memory holds
 one server page however large the bucket is; nothing is cached, and each evaluation reads the
-index again. Only ``order_by`` reads every match before yielding the first.
+index again. Only ``order_by`` reads every match before yielding the first. A walk yields each
+object once even while other clients write (see walk.py). The calls that write (``update``,
+``delete``, ``get_or_create``, ``update_or_create``) live in writes.py.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import itertools
-import json
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, overload
 
+from simperium_orm import errors
 from simperium_orm.client import Client, default_client
-from simperium_orm.orm import state
-from simperium_orm.orm.effects import Emit, Index, Steps, arun, astream, collect, run, stream
+from simperium_orm.orm import cursor as cursors
+from simperium_orm.orm import state, walker
+from simperium_orm.orm.effects import (
+    Emit,
+    Fetch,
+    Pull,
+    Steps,
+    arun,
+    astream,
+    collect,
+    run,
+    stream,
+    tally,
+)
+from simperium_orm.orm.fieldtypes import incomparable
 from simperium_orm.orm.lookups import MISSING, FieldPath, Predicate, Q, compile_q, resolve_path
-from simperium_orm.orm.scan.pages import load_page
-from simperium_orm.wire.bucket import parse_index
+from simperium_orm.orm.queryrows import QueryRows
+from simperium_orm.orm.querywrites import QueryWrites
+from simperium_orm.orm.walk import Walk
+from simperium_orm.protocol import check_id
 
 if TYPE_CHECKING:
     from simperium_orm.orm.model import Model
@@ -30,17 +44,19 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_PAGE_SIZE", "Page", "QuerySet"]
 
 M = TypeVar("M", bound="Model")
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 1000  # the most objects one index request returns
-JSONDict = dict[str, Any]
+IN_BULK_FETCH_MAX = 25  # in_bulk() reads this many ids one by one; more by one walk
 
 
 @dataclass(frozen=True)
 class Page(Generic[M]):
     """One page of results: ``items``, and the ``cursor`` that resumes after them.
 
-    ``cursor`` is an opaque string (None when the index is exhausted); pass it to the same
-    query's ``page()``. With filters, the last page may be empty.
+    ``cursor`` is an opaque string (None when the walk is over); pass it to the same query's
+    ``page()``. With filters, or when objects moved while you paged, a page may hold fewer
+    items than asked (the last one may be empty).
     """
 
     items: list[M]
@@ -59,11 +75,11 @@ def _check_page_size(page_size: int) -> int:
     return page_size
 
 
-class QuerySet(Generic[M]):
+class QuerySet(QueryRows[M], QueryWrites[M]):
     """The objects of a model's bucket that match some filters (client-side; see module doc).
 
     ``filter``/``exclude``/``order_by``/``using`` and slicing return new querysets; iterating,
-    ``count()``, ``first()``, ``exists()``, ``values()``, ``page()`` and ``qs[i]`` run it.
+    ``count()``, ``first()``, ``exists()``, ``get()``, ``values()``, ``page()``... run it.
     """
 
     def __init__(self, model: type[M], client: Client | None = None) -> None:
@@ -84,7 +100,7 @@ class QuerySet(Generic[M]):
             parts.append(
                 "ordered by " + ", ".join(("-" if d else "") + p.label for p, d in self._order)
             )
-        if self._start or self._stop is not None:
+        if self._sliced_at():
             parts.append(f"[{self._start}:{'' if self._stop is None else self._stop}]")
         return f"<QuerySet {' '.join(parts)}>"
 
@@ -93,8 +109,11 @@ class QuerySet(Generic[M]):
     def _clone(self) -> QuerySet[M]:
         return copy.copy(self)
 
+    def _sliced_at(self) -> bool:
+        return bool(self._start) or self._stop is not None
+
     def _check_unsliced(self, action: str) -> None:
-        if self._start or self._stop is not None:
+        if self._sliced_at():
             raise TypeError(f"cannot {action} a queryset once it has been sliced")
 
     def all(self) -> QuerySet[M]:
@@ -188,36 +207,22 @@ class QuerySet(Generic[M]):
     def _resolve_client(self) -> Client:
         return self._client or default_client()
 
-    def _index(self, client: Client, data: bool, mark: str | None, size: int) -> Steps[JSONDict]:
-        """One server index page, parsed."""
-        raw = yield Index(client, self.model.bucket_name(), data, mark, size)
-        return parse_index(raw)
+    # Every call that reads is written once, as steps (see effects.py): ``count()`` runs
+    # ``self._count()`` with blocking I/O, ``acount()`` the same steps awaited.
 
     def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Steps[None]:
-        """Emits every matching object in index order (newest change first), a page at a time.
-
-        With ``read_ahead`` (for callers that will read to the end) the next page is requested
-        while this one is validated; see readahead.py.
+        """Emits every matching object once, in index order (newest change first), a page at a
+        time. With ``read_ahead`` (for callers that will read to the end) the next page is
+        requested while this one is validated; see readahead.py.
         """
         client = self._resolve_client()
-        name, where, model = self.model.bucket_name(), self._where, self.model
-        limit = size or self._page_size
-        mark: str | None = None
-        while True:
-            raw = yield Index(client, name, True, mark, limit, ahead=read_ahead)
-            loaded = load_page(model, raw, client)
-            if loaded is None:  # keys the model does not declare, or data that does not fit
-                body = parse_index(raw)
-                # Built one by one: objects before a bad one still arrive, then it raises.
-                objs: Iterable[M] = state.load(model, body["index"], client)
-                following, count = body.get("mark") or None, len(body["index"])
-            else:
-                objs, following = loaded
-                count = len(objs)
-            yield Emit(objs if where is None else filter(where, objs))
-            if following is None or not count:
-                return
-            mark = following
+        size = size or self._page_size
+        return walker.objects(self.model, client, self._where, size=size, read_ahead=read_ahead)
+
+    def _ids(self, size: int) -> Steps[None]:
+        """Emits every object's id once, from pages without the data (for a queryset without
+        filter)."""
+        return walker.ids(self._resolve_client(), self.model.bucket_name(), size=size)
 
     def _selected(self) -> Steps[None]:
         """Emits the queryset's objects: ordered, sliced."""
@@ -225,22 +230,26 @@ class QuerySet(Generic[M]):
             everything = yield from self._ordered()
             yield Emit(everything[self._start : self._stop])
             return
-        # Read ahead only when the caller takes everything (a slice may stop inside a page).
-        skip, stop = self._start, self._stop
-        want = None if stop is None else stop - skip
-        if want is not None and want <= 0:
+        start, stop = self._start, self._stop
+        if stop is not None and stop <= start:
             return
+        # Read ahead only when the caller takes everything (a slice may stop inside a page).
         matches = self._matches(read_ahead=stop is None)
-        if not skip and want is None:
+        if not start and stop is None:
             yield from matches
             return
-        got = yield from collect(matches, None if stop is None else stop)
-        yield Emit(got[skip:])
+        if stop is None:
+            skipped = Pull(matches)
+            yield from skipped.batch(start)
+            while True:
+                more = yield from skipped.batch(DEFAULT_PAGE_SIZE)
+                if not more:
+                    return
+                yield Emit(more)
+        got = yield from collect(matches, stop)
+        yield Emit(got[start:])
 
     def __iter__(self) -> Iterator[M]:
-        if not self._order and not self._start and self._stop is not None:
-            # a short slice: stream, stopping the scan as soon as it has enough
-            return itertools.islice(stream(self._matches()), self._stop)
         return stream(self._selected())
 
     async def __aiter__(self) -> AsyncIterator[M]:
@@ -267,12 +276,13 @@ class QuerySet(Generic[M]):
     def _ordered(self) -> Steps[list[M]]:
         items: list[M] = yield from collect(self._matches(read_ahead=True))
         for path, desc in reversed(self._order):  # stable sorts, last key first
+            key = _sort_key(path)
             try:
-                items.sort(key=_sort_key(path), reverse=desc)
-            except TypeError as exc:
-                raise TypeError(
-                    f"cannot order {self.model.__name__} by {path.label!r}: "
-                    f"its values do not compare ({exc})"
+                items.sort(key=key, reverse=desc)
+            except TypeError:
+                why = incomparable(v for v in map(path.get, items) if v not in (None, MISSING))
+                raise errors.IncomparableValues(
+                    f"cannot order {self.model.__name__} by {path.label!r}: {why}"
                 ) from None
         return items
 
@@ -286,15 +296,9 @@ class QuerySet(Generic[M]):
 
     def _count(self) -> Steps[int]:
         if self._where is None:
-            client, total, mark = self._resolve_client(), 0, None
-            while True:
-                body = yield from self._index(client, False, mark, DEFAULT_PAGE_SIZE)
-                total += len(body["index"])
-                mark = body.get("mark") or None
-                if mark is None or not body["index"]:
-                    break
+            total = yield from tally(self._ids(DEFAULT_PAGE_SIZE))
         else:
-            total = yield from collect(self._matches(read_ahead=True), keep=False)
+            total = yield from tally(self._matches(read_ahead=True))
         end = total if self._stop is None else min(total, self._stop)
         return max(0, end - self._start)
 
@@ -310,18 +314,9 @@ class QuerySet(Generic[M]):
         if self._stop is not None and self._stop <= self._start:
             return False
         want = self._start + 1
-        if self._where is None:
-            client, mark = self._resolve_client(), None
-            while True:
-                body = yield from self._index(client, False, mark, min(want, 1000))
-                want -= len(body["index"])
-                if want <= 0:
-                    return True
-                mark = body.get("mark") or None
-                if mark is None or not body["index"]:
-                    return False
-        found = yield from collect(self._matches(), want, keep=False)
-        return bool(found >= want)
+        found = self._ids(min(want, DEFAULT_PAGE_SIZE)) if self._where is None else self._matches()
+        got = yield from tally(found, want)
+        return got >= want
 
     def first(self) -> M | None:
         """The first matching object (in index order, or ``order_by`` order), or None."""
@@ -335,34 +330,96 @@ class QuerySet(Generic[M]):
         found = yield from collect(self._sliced(0, 1)._selected(), 1)
         return found[0] if found else None
 
-    def values(self, *fields: str) -> Iterator[dict[str, Any]]:
-        """Dicts of the given field paths (``id``, ``version`` and ``a__b`` allowed) per object.
+    # -- single objects -------------------------------------------------------------------------
 
-        Without fields: ``id``, ``version`` and every field.
+    def get(self, *args: Q, **lookups: Any) -> M:
+        """The one object matching the lookups (and this queryset's filters).
+
+        ``Model.DoesNotExist`` when none matches, ``MultipleObjectsReturned`` when more than
+        one does. With ``id=...`` among the lookups, the object is read by its id (one request)
+        and the other lookups are checked on it; otherwise the query walks the index.
         """
-        return map(self._row_of(fields), self)
+        return run(self._get(args, lookups))
 
-    async def avalues(self, *fields: str) -> AsyncIterator[dict[str, Any]]:
-        """:meth:`values` for ``async for``."""
-        row = self._row_of(fields)
-        async for obj in self:
-            yield row(obj)
+    async def aget(self, *args: Q, **lookups: Any) -> M:
+        """:meth:`get`, awaited."""
+        return await arun(self._get(args, lookups))
 
-    def _row_of(self, fields: tuple[str, ...]) -> Callable[[M], dict[str, Any]]:
-        paths = [resolve_path(self.model, f.split("__"), f"values({f!r})") for f in fields]
+    def _get(self, args: tuple[Q, ...], lookups: dict[str, Any]) -> Steps[M]:
+        qs = self.filter(*args, **lookups) if args or lookups else self
+        wanted = lookups.get("id")
+        if isinstance(wanted, str) and not args and not qs._sliced_at():
+            fetched = yield from qs._fetched([wanted])
+            found = [obj for obj in fetched if qs._where is None or qs._where(obj)]
+        else:
+            found = yield from collect(qs._selected(), 2)
+        described = ", ".join(sorted(lookups)) or "no lookups"
+        if not found:
+            raise self.model.DoesNotExist(
+                f"no {self.model.__name__} matches the query ({described})"
+            )
+        if len(found) > 1:
+            raise errors.MultipleObjectsReturned(
+                f"get() found more than one {self.model.__name__} matching the query ({described})"
+            )
+        return found[0]
 
-        def row(obj: M) -> dict[str, Any]:
-            if not paths:
-                return {"id": obj.id, "version": obj.version, **obj.model_dump()}
-            return {p.label: _value_of(p, obj) for p in paths}
+    def _fetch(self, item: str) -> Steps[M]:
+        """The object with this id, read directly (one request, filters not applied);
+        ``NotFound`` when there is none."""
+        client = self._resolve_client()
+        doc = yield Fetch(client, self.model.bucket_name(), check_id(item))
+        return next(
+            state.load(self.model, [{"id": doc.id, "v": doc.version, "d": doc.data}], client)
+        )
 
-        return row
+    def _fetched(self, items: Iterable[str]) -> Steps[list[M]]:
+        """The objects with these ids that exist, read one by one."""
+        found = []
+        for item in items:
+            try:
+                obj = yield from self._fetch(item)
+            except errors.NotFound:
+                continue
+            found.append(obj)
+        return found
+
+    def in_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """The matching objects among ``ids`` (all of them when None), by id.
+
+        Up to 25 ids are read one by one (a request each); more by one walk over the index.
+        Ids that match nothing are left out.
+        """
+        return run(self._in_bulk(ids))
+
+    async def ain_bulk(self, ids: Iterable[str] | None = None) -> dict[str, M]:
+        """:meth:`in_bulk`, awaited."""
+        return await arun(self._in_bulk(ids))
+
+    def _in_bulk(self, ids: Iterable[str] | None) -> Steps[dict[str, M]]:
+        self._check_unsliced("in_bulk")
+        if ids is None:
+            everything: list[M] = yield from collect(self._selected())
+            return {obj.id: obj for obj in everything if obj.id is not None}
+        if isinstance(ids, str):
+            raise TypeError("in_bulk() takes an iterable of ids, not a str")
+        wanted = list(dict.fromkeys(check_id(item) for item in ids))
+        if len(wanted) > IN_BULK_FETCH_MAX:
+            found: list[M] = yield from collect(self.filter(id__in=wanted)._selected())
+            return {obj.id: obj for obj in found if obj.id is not None}
+        where = self._where
+        fetched = yield from self._fetched(wanted)
+        return {o.id: o for o in fetched if o.id and (where is None or where(o))}
+
+    # -- pages ----------------------------------------------------------------------------------
 
     def page(self, limit: int = 100, cursor: str | None = None) -> Page[M]:
         """Up to ``limit`` matching objects and a cursor that resumes exactly after them.
 
-        Unordered, the cursor is a server mark plus an offset inside that server page;
-        with ``order_by`` it is an offset into the sorted matches (which are read again).
+        Unordered, the walk reads the index from server marks and carries the ids it returned,
+        so no object is repeated or lost while other clients write (see walk.py); with
+        ``order_by``, the matches are read and sorted again for each page and the ones already
+        returned are left out.
         """
         return run(self._page(limit, cursor))
 
@@ -374,44 +431,26 @@ class QuerySet(Generic[M]):
         self._check_unsliced("page")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
             raise ValueError(f"limit must be a positive integer, got {limit!r}")
-        walk = _decode_cursor(cursor)
-        if walk is not None and ("o" in walk) != bool(self._order):
+        resumed = None if cursor is None else cursors.decode(cursor)
+        if resumed is not None and (resumed.kind == "ordered") != bool(self._order):
             raise ValueError("this cursor comes from a query with another ordering")
         if self._order:
-            offset = walk["o"] if walk is not None else 0
+            seen = set() if resumed is None else resumed.walk.yielded()
             everything = yield from self._ordered()
-            end = offset + limit
-            more = end < len(everything)
-            return Page(everything[offset:end], _encode_cursor({"o": end}) if more else None)
-        return (yield from self._index_page(limit, walk))
-
-    def _index_page(self, limit: int, walk: dict[str, Any] | None) -> Steps[Page[M]]:
-        if walk is None:
-            # Unfiltered, a server page per user page keeps the cursor on a server mark.
-            mark, skip = None, 0
-            size = min(limit, 1000) if self._where is None else self._page_size
-        else:
-            mark, skip, size = walk["m"], walk["s"], walk["n"]
-        client = self._resolve_client()
-        where = self._where
-        items: list[M] = []
-        while True:
-            body = yield from self._index(client, True, mark, size)
-            entries, following = body["index"], body.get("mark") or None
-            for pos, obj in enumerate(state.load(self.model, entries[skip:], client), start=skip):
-                if where is not None and not where(obj):
-                    continue
-                items.append(obj)
-                if len(items) == limit:
-                    if pos + 1 < len(entries):
-                        return Page(items, _encode_cursor({"m": mark, "s": pos + 1, "n": size}))
-                    if following is None:
-                        return Page(items, None)
-                    return Page(items, _encode_cursor({"m": following, "s": 0, "n": size}))
-            skip = 0
-            if following is None or not entries:
-                return Page(items, None)
-            mark = following
+            fresh = [obj for obj in everything if obj.id not in seen]
+            if len(fresh) <= limit:
+                return Page(fresh, None)
+            seen.update(obj.id for obj in fresh[:limit] if obj.id is not None)
+            return Page(fresh[:limit], cursors.encode(cursors.Cursor("ordered", Walk(seen=seen))))
+        if resumed is None:
+            # Unfiltered, a server page per user page keeps each page on one request.
+            size = min(limit, DEFAULT_PAGE_SIZE) if self._where is None else self._page_size
+            resumed = cursors.Cursor("index", Walk(), size)
+        walk, client = resumed.walk, self._resolve_client()
+        items = yield from walker.page(
+            self.model, client, self._where, walk, limit=limit, size=resumed.size
+        )
+        return Page(items, None if walk.done else cursors.encode(resumed))
 
 
 def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:
@@ -420,35 +459,3 @@ def _sort_key(path: FieldPath) -> Callable[[Any], tuple[int, Any]]:
         return (0, 0) if value is None or value is MISSING else (1, value)
 
     return key
-
-
-def _value_of(path: FieldPath, obj: Any) -> Any:
-    value = path.get(obj)
-    return None if value is MISSING else value
-
-
-def _encode_cursor(state: dict[str, Any]) -> str:
-    raw = json.dumps(state, separators=(",", ":")).encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str | None) -> dict[str, Any] | None:
-    if cursor is None:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        state = json.loads(raw)
-        if isinstance(state, dict) and set(state) == {"o"} and isinstance(state["o"], int):
-            return state
-        if (
-            isinstance(state, dict)
-            and set(state) == {"m", "s", "n"}
-            and isinstance(state["m"], (str, type(None)))
-            and isinstance(state["s"], int)
-            and isinstance(state["n"], int)
-            and 1 <= state["n"] <= 1000
-        ):
-            return state
-    except (ValueError, binascii.Error, TypeError):
-        pass
-    raise ValueError(f"invalid page cursor {cursor!r}: pass a cursor returned by page()")

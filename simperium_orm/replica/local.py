@@ -137,6 +137,10 @@ class LocalBucket:
                 store.enqueue(conn, self.name, item, "-", ccid or new_ccid())
         self.replica.wake()
 
+    def bulk_post_encoded(self, body: bytes, wait: bool = True) -> list[dict[str, Any]]:
+        """:meth:`bulk_post` of changes already encoded as a JSON array."""
+        return self.bulk_post(json.loads(body), wait)
+
     def bulk_post(
         self, bulk_data: Sequence[Mapping[str, Any]], wait: bool = True
     ) -> list[dict[str, Any]]:

@@ -15,9 +15,11 @@ import json
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from simperium_orm import errors
 from simperium_orm.orm.effects import Emit, Steps
 from simperium_orm.orm.manager import Manager
 from simperium_orm.orm.query import Page, QuerySet
+from simperium_orm.protocol import check_id
 from simperium_orm.replica import reads
 
 if TYPE_CHECKING:
@@ -61,8 +63,27 @@ class LocalQuerySet(QuerySet[M]):
 
     # -- where the objects come from ----------------------------------------------------------
 
+    # Steps without I/O effects (see orm/effects.py): the base class runs them as it runs its
+    # own, so every QuerySet call works on a replica; the async twins run them too.
+
     def _matches(self, size: int | None = None, *, read_ahead: bool = False) -> Steps[None]:
         yield Emit(obj for _, obj in self._rows())
+
+    def _ids(self, size: int) -> Steps[None]:
+        found = self._replica.store.query(
+            "SELECT id FROM objects WHERE bucket = ? ORDER BY rowid", (self.model.bucket_name(),)
+        )
+        yield Emit(row[0] for row in found)
+
+    def _fetch(self, item: str) -> Steps[M]:
+        obj = reads.get(self._replica.store, self.model, check_id(item), self._replica.source)
+        if obj is None:
+            raise errors.NotFound(
+                f"no object {item!r} in this replica's {self.model.bucket_name()!r}",
+                status_code=404,
+            )
+        return obj
+        yield  # a generator: the object is the steps' result
 
     def _rows(self, after: int = 0) -> Iterator[tuple[int, M]]:
         store, model = self._replica.store, self.model
@@ -135,17 +156,6 @@ class LocalManager(Manager[M]):
 
     def all(self) -> QuerySet[M]:
         return LocalQuerySet(self.model, self._replica)
-
-    def get(self, id: str) -> M:
-        """The object with this id, from the file; ``Model.DoesNotExist`` when it has none."""
-        obj = reads.get(self._replica.store, self.model, id, self._replica.source)
-        if obj is None:
-            raise self.model.DoesNotExist(
-                f"{self.model.__name__} {id!r} is not in this replica's "
-                f"{self.model.bucket_name()!r}",
-                status_code=404,
-            )
-        return obj
 
     def listen(self, **kwargs: Any) -> Listener:
         """A listener of this model through the replica's client (the replica signals too)."""

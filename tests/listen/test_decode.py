@@ -1,23 +1,18 @@
-"""Folding a change-feed round into per-object remote events (pure)."""
+"""Decoding a change-feed round into one change per version (pure)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given
-from hypothesis import strategies as st
-
-from simperium_orm.listen.decode import consistent_end, decode_round, end_version, split_id
+from simperium_orm.listen.decode import decode_round, split_id
 
 
-def m(
-    id: str, ev: int, cv: str, keys: list[str], *, sv: int | None = None, **extra: Any
-) -> dict[str, Any]:
+def m(id: str, ev: int, keys: list[str], *, sv: int | None = None, **extra: Any) -> dict[str, Any]:
     change: dict[str, Any] = {
         "id": id,
         "o": "M",
         "ev": ev,
-        "cv": cv,
+        "cv": f"{ev:024x}",
         "v": {k: {"o": "+", "v": 1} for k in keys},
         "clientid": extra.pop("clientid", "other"),
         **extra,
@@ -27,112 +22,63 @@ def m(
     return change
 
 
-def rm(id: str, ev: int, cv: str) -> dict[str, Any]:
-    return {"id": id, "o": "-", "ev": ev, "cv": cv, "clientid": "other"}
+def rm(id: str, ev: int) -> dict[str, Any]:
+    return {"id": id, "o": "-", "sv": ev - 1, "ev": ev, "cv": f"{ev:024x}", "clientid": "other"}
 
 
-def test_created_updated_deleted() -> None:
-    out = decode_round([m("a", 1, "01", ["t"]), m("b", 3, "02", ["x"], sv=2), rm("c", 4, "03")])
-    assert [(e.kind, e.id, e.version) for e in out] == [
-        ("created", "a", 1),
-        ("updated", "b", 3),
-        ("deleted", "c", 4),
+def test_one_change_per_version_in_feed_order() -> None:
+    raw = [m("a", 1, ["t"]), m("a", 2, ["d"], sv=1), rm("a", 3), m("a", 4, ["n"])]
+    out = decode_round(raw).changes
+    assert [(c.kind, c.id, c.sv, c.ev, c.fields) for c in out] == [
+        ("created", "a", None, 1, {"t"}),
+        ("updated", "a", 1, 2, {"d"}),
+        ("deleted", "a", 3 - 1, 3, frozenset()),
+        ("created", "a", None, 4, {"n"}),  # created again after its delete
     ]
-    assert out[1].changed_fields == {"x"}
+    assert [c.raw for c in out] == raw
+    assert out[2].diff is None and all(c.emit for c in out)
 
 
-def test_changes_to_one_object_fold_into_one_event() -> None:
-    out = decode_round(
-        [m("a", 1, "01", ["t"]), m("b", 2, "02", ["y"], sv=1), m("a", 2, "03", ["d"], sv=1)]
+def test_own_changes_and_delivered_versions_are_kept_but_not_emitted() -> None:
+    raw = [m("a", 1, ["t"], clientid="me"), m("b", 4, ["t"], sv=3), m("b", 5, ["t"], sv=4)]
+    out = decode_round(raw, own_clientid="me", delivered={"b": 4}).changes
+    assert [(c.name, c.ev, c.emit) for c in out] == [
+        ("a", 1, False),
+        ("b", 4, False),
+        ("b", 5, True),
+    ]
+
+
+def test_errors_whole_bucket_operations_and_malformed_entries() -> None:
+    round_ = decode_round(
+        [
+            {"id": "b", "error": 409},
+            {"id": "todo", "o": "EMPTY", "cv": "01"},
+            {"id": "c", "o": "M", "v": {}},  # no ev
+            {"o": "M", "ev": 1},  # no id
+            m("d", 1, ["t"]),
+            {"id": "e", "o": "M", "ev": 2, "sv": 1, "v": "not a diff"},
+        ]
     )
-    assert [(e.kind, e.id, e.version) for e in out] == [("updated", "b", 2), ("created", "a", 2)]
-    assert out[1].changed_fields == {"t", "d"}
-    assert out[1].change["cv"] == "03"
+    assert [c.id for c in round_.changes] == ["d", "e"]
+    assert round_.changes[1].diff is None  # kept: its state will be read instead
+    assert [r.get("id") for r in round_.malformed] == ["c", None]
+    assert round_.whole_bucket
+    assert decode_round([{"id": "x", "o": "M", "ev": True}]).malformed  # ev must be an integer
+    assert not decode_round([m("d", 1, [])]).whole_bucket
 
 
-def test_delete_then_recreate_is_a_creation() -> None:
-    out = decode_round([m("a", 5, "01", ["t"], sv=4), rm("a", 6, "02"), m("a", 1, "03", ["n"])])
-    assert [(e.kind, e.version, e.changed_fields) for e in out] == [("created", 1, {"n"})]
+def test_a_start_version_that_is_not_a_positive_integer_is_a_creation() -> None:
+    out = decode_round([m("a", 1, ["t"], sv=0), {**m("b", 1, ["t"]), "sv": True}]).changes
+    assert [(c.kind, c.sv) for c in out] == [("created", None), ("created", None)]
 
 
-def test_own_changes_and_errors_are_skipped() -> None:
-    out = decode_round(
-        [m("a", 1, "01", ["t"], clientid="me"), {"id": "b", "error": 409}, m("c", 1, "02", [])],
-        own_clientid="me",
-    )
-    assert [e.id for e in out] == ["c"]
-
-
-def test_namespaced_ids_and_data() -> None:
-    out = decode_round(
-        [m("u1/a", 1, "01", ["t"], d={"t": 1}), m("u2/a", 2, "02", [], sv=1, d=None)],
-        namespaced=True,
-    )
-    assert [(e.userid, e.id, e.has_data, e.data) for e in out] == [
-        ("u1", "a", True, {"t": 1}),
-        ("u2", "a", True, None),
+def test_namespaced_ids() -> None:
+    out = decode_round([m("u1/a", 1, ["t"]), m("u2/a/b", 2, [], sv=1)], namespaced=True)
+    assert [(c.name, c.userid, c.id) for c in out.changes] == [
+        ("u1/a", "u1", "a"),
+        ("u2/a/b", "u2", "a/b"),
     ]
     assert split_id("u/x/y", namespaced=True) == ("u", "x/y")
     assert split_id("u/x", namespaced=False) == (None, "u/x")
-
-
-ops = st.lists(
-    st.tuples(st.sampled_from("abc"), st.booleans(), st.lists(st.sampled_from("xyz"), max_size=2)),
-    max_size=30,
-)
-
-
-@given(ops)
-def test_one_event_per_object_with_its_last_version(seq: list[tuple[str, bool, list[str]]]) -> None:
-    changes = []
-    versions: dict[str, int] = {}
-    for n, (obj, delete, keys) in enumerate(seq):
-        versions[obj] = versions.get(obj, 0) + 1
-        cv = f"{n:024x}"
-        changes.append(
-            rm(obj, versions[obj], cv) if delete else m(obj, versions[obj], cv, keys, sv=1)
-        )
-    out = decode_round(changes)
-    assert len({e.id for e in out}) == len(out) == len({c["id"] for c in changes})
-    for event in out:
-        assert event.version == versions[event.id]
-        last = [c for c in changes if c["id"] == event.id][-1]
-        assert (event.kind == "deleted") == (last["o"] == "-")
-    last_cvs = [event.change["cv"] for event in out]
-    assert last_cvs == sorted(last_cvs)
-
-
-def test_whole_bucket_operations_are_skipped() -> None:
-    out = decode_round([{"id": "todo", "o": "EMPTY", "cv": "01"}, m("a", 1, "02", ["t"])])
-    assert [e.id for e in out] == ["a"]
-
-
-def test_consistent_end_cuts_before_an_object_that_moved_on() -> None:
-    changes = [m("y", 1, "01", ["t"]), m("x", 1, "02", ["t"]), m("z", 1, "03", ["t"])]
-    assert consistent_end(changes, {"y": 1, "x": 1, "z": 1}) == 3
-    assert consistent_end(changes, {"y": 1, "x": 2, "z": 1}) == 1  # x changed after the round
-    assert consistent_end(changes, {"y": 2, "x": 1}) == 0  # even the first one moved on
-    assert consistent_end([], {}) == 0
-
-
-def test_consistent_end_also_cuts_objects_changed_on_both_sides_of_the_cut() -> None:
-    changes = [
-        m("a", 1, "01", ["t"]),
-        m("b", 1, "02", ["t"]),
-        m("a", 2, "03", ["u"], sv=1),
-        m("c", 1, "04", ["t"]),
-    ]
-    # c moved on: cut before c, at 3; a and b are complete there.
-    assert consistent_end(changes, {"a": 2, "b": 1, "c": 2}) == 3
-    # b moved on: cut at 1; a then ends at v1 in the prefix but is at v2: cut at 0.
-    assert consistent_end(changes, {"a": 2, "b": 2, "c": 1}) == 0
-    # The listener's own later change counts: not a reason to cut.
-    own = [*changes, m("c", 2, "05", ["t"], sv=1, clientid="me")]
-    assert consistent_end(own, {"a": 2, "b": 1, "c": 2}) == 5
-
-
-def test_end_version_ignores_non_integers() -> None:
-    assert end_version({"ev": 3}) == 3
-    assert end_version({"ev": True}) is None
-    assert end_version({"ev": "3"}) is None
-    assert end_version({}) is None
+    assert decode_round([m("u/x", 1, [])]).changes[0].userid is None

@@ -11,6 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import BaseModel, Field
 
+import simperium_orm as so
 from simperium_orm.orm.lookups import LOOKUPS, InvalidLookup, Q, compile_q, split_lookup
 from simperium_orm.orm.model import Model
 
@@ -171,6 +172,89 @@ def test_q_refuses_non_q_positional_arguments() -> None:
         Q("title")  # type: ignore[arg-type]
 
 
+def test_iexact() -> None:
+    obj = item(title="Milk", meta={"k": "Ünïcode"})
+    assert matches(obj, title__iexact="milk")
+    assert matches(obj, title__iexact="MILK")
+    assert not matches(obj, title__iexact="milk ")
+    assert matches(obj, meta__k__iexact="üNÏCODE")
+    assert matches(item(title="x", address={"zip_code": None}), address__zip_code__iexact=None)
+
+
+def test_range_is_inclusive() -> None:
+    obj = item(n=5, due="2024-03-01")
+    assert matches(obj, n__range=(5, 9))
+    assert matches(obj, n__range=[1, 5])
+    assert not matches(obj, n__range=(6, 9))
+    assert matches(obj, due__range=("2024-01-01", dt.date(2024, 3, 1)))
+    assert not matches(item(score=None), score__range=(0, 1))
+    assert not matches(item(meta={"k": "text"}), meta__k__range=(1, 2))
+
+
+def test_regex_and_iregex_search_the_text() -> None:
+    obj = item(title="Buy 2 bottles of milk")
+    assert matches(obj, title__regex=r"\d+ bottles")
+    assert matches(obj, title__regex=r"^Buy")
+    assert not matches(obj, title__regex=r"^buy")
+    assert matches(obj, title__iregex=r"^buy .* MILK$")
+    assert not matches(item(meta={"k": 3}), meta__k__regex=r"3")
+
+
+# -- naive and aware datetimes never compare ---------------------------------------------------
+
+
+class Event(Model, bucket="events"):
+    at: dt.datetime | None = None
+    times: list[dt.datetime] = []
+    meta: dict[str, Any] = {}
+
+
+def event(**data: Any) -> Event:
+    return Event.from_document("e1", 1, data)
+
+
+NAIVE = dt.datetime(2024, 5, 1, 12, 0)
+AWARE = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+
+
+@pytest.mark.parametrize(
+    "lookups",
+    [
+        {"at": AWARE},
+        {"at__gte": AWARE},
+        {"at__lt": AWARE},
+        {"at__in": [AWARE]},
+        {"at__range": (AWARE, AWARE)},
+        {"times__contains": AWARE},
+        {"meta__when": AWARE},
+    ],
+)
+def test_an_aware_lookup_refuses_a_naive_stored_datetime_naming_the_field(
+    lookups: dict[str, Any],
+) -> None:
+    stored = event(at=NAIVE.isoformat(), times=[NAIVE.isoformat()], meta={"when": NAIVE})
+    with pytest.raises(so.IncomparableValues, match=next(iter(lookups))) as err:
+        compile_q(Event, Q(**lookups))(stored)
+    assert "naive" in str(err.value) and "aware" in str(err.value)
+    assert isinstance(err.value, TypeError)
+
+
+def test_datetimes_of_one_kind_compare_as_usual() -> None:
+    naive, aware = event(at=NAIVE.isoformat()), event(at=AWARE.isoformat())
+    assert compile_q(Event, Q(at=NAIVE))(naive)
+    assert compile_q(Event, Q(at__gte="2024-05-01T11:00:00+00:00"))(aware)
+    assert not compile_q(Event, Q(at__gt=NAIVE))(naive)
+    assert compile_q(Event, Q(at__isnull=True))(event())
+    assert not compile_q(Event, Q(at=AWARE))(event())  # None never compares, nor fails
+
+
+def test_a_lookup_mixing_naive_and_aware_values_fails_when_compiled() -> None:
+    with pytest.raises(InvalidLookup, match="at__in: mixes naive and aware"):
+        compile_q(Event, Q(at__in=[NAIVE, AWARE]))
+    with pytest.raises(InvalidLookup, match="at__range"):
+        compile_q(Event, Q(at__range=(NAIVE, AWARE)))
+
+
 # -- errors at compile time -----------------------------------------------------------------
 
 
@@ -192,6 +276,14 @@ def test_q_refuses_non_q_positional_arguments() -> None:
         ({"due__gt": "not a date"}, "does not fit the field type"),
         ({"address__town": "x"}, "cannot look up 'town' inside 'address'"),
         ({"id__x": "y"}, "nothing inside"),
+        ({"n__iexact": "3"}, "text fields only"),
+        ({"title__iexact": 3}, "takes a str"),
+        ({"n__range": 3}, "'range' takes a list"),
+        ({"n__range": (1, 2, 3)}, "'range' takes two values"),
+        ({"n__range": (1, None)}, "cannot compare with None"),
+        ({"title__regex": "(unclosed"}, "not a valid regular expression"),
+        ({"title__iregex": 1}, "takes a str"),
+        ({"n__regex": "1"}, "text fields only"),
     ],
 )
 def test_bad_lookups_fail_when_compiled_naming_the_field(
@@ -208,8 +300,8 @@ def test_split_lookup() -> None:
     assert split_lookup("a__b__gt") == (["a", "b"], "gt")
     assert split_lookup("a__b") == (["a", "b"], "exact")
     assert split_lookup("gt") == (["gt"], "exact")
-    expected = "exact in gt gte lt lte contains icontains startswith endswith isnull"
-    assert set(expected.split()) == LOOKUPS
+    expected = "exact iexact in gt gte lt lte range contains icontains startswith endswith"
+    assert set(expected.split()) | {"regex", "iregex", "isnull"} == LOOKUPS
 
 
 # -- properties -----------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from typing import Any
 
@@ -276,8 +277,26 @@ def test_order_by_values_of_different_types_is_a_clear_error() -> None:
         ("b", 1, {"title": "b", "meta": {"k": "x"}}),
     ]
     qs = QuerySet(Todo, FakeClient(FakeBucket(rows)))  # type: ignore[arg-type]
-    with pytest.raises(TypeError, match="cannot order Todo by 'meta__k'"):
+    with pytest.raises(so.IncomparableValues, match=r"cannot order Todo by 'meta__k'.*int, str"):
         list(qs.order_by("meta__k"))
+
+
+def test_order_by_naive_and_aware_datetimes_is_refused_like_a_filter() -> None:
+    rows = [
+        ("a", 1, {"title": "a", "meta": {"at": "2024-05-01T12:00:00"}}),
+        ("b", 1, {"title": "b", "meta": {"at": "2024-05-01T12:00:00+00:00"}}),
+    ]
+
+    class Timed(Model, bucket="todo"):
+        title: str
+        meta: dict[str, dt.datetime] = {}
+
+    qs = QuerySet(Timed, FakeClient(FakeBucket(rows)))  # type: ignore[arg-type]
+    with pytest.raises(so.IncomparableValues, match=r"'meta__at'.*naive and aware datetimes"):
+        list(qs.order_by("meta__at"))
+    with pytest.raises(so.IncomparableValues, match="meta__at__gt"):
+        list(qs.filter(meta__at__gt=dt.datetime(2024, 1, 1)))
+    assert len(list(qs.filter(meta__at__isnull=False))) == 2
 
 
 def test_order_by_unknown_field_fails_at_once() -> None:

@@ -6,10 +6,12 @@ The functions named ``typed_*`` are only type-checked; the tests run what needs 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from typing_extensions import assert_type
 
+from simperium_orm import MultipleObjectsReturned
 from simperium_orm.orm.lookups import Q
 from simperium_orm.orm.manager import Manager
 from simperium_orm.orm.model import Model
@@ -52,6 +54,32 @@ def typed_manager_and_queries() -> None:
     assert_type(page.cursor, str | None)
     assert_type(Todo.objects.bulk_save([Todo(title="a")]), list[Todo])
     assert_type(Todo.objects.using(Todo.objects.client), Manager[Todo])
+
+
+def typed_django_calls() -> None:
+    assert_type(Todo.objects.get(title="x"), Todo)
+    assert_type(Todo.objects.get(Q(title="x") | Q(done=True)), Todo)
+    assert_type(Todo.objects.filter(done=True).get(), Todo)
+    assert_type(Todo.objects.filter(done=True).get(title="x"), Todo)
+    assert_type(Todo.objects.get_or_create(title="x"), tuple[Todo, bool])
+    assert_type(Todo.objects.get_or_create(defaults={"done": True}, title="x"), tuple[Todo, bool])
+    assert_type(Todo.objects.filter(done=True).get_or_create(title="x"), tuple[Todo, bool])
+    assert_type(Todo.objects.update_or_create(defaults={"n": 1}, title="x"), tuple[Todo, bool])
+    assert_type(Todo.objects.filter(done=True).update_or_create(title="x"), tuple[Todo, bool])
+    assert_type(Todo.objects.filter(done=True).update(done=False), int)
+    assert_type(Todo.objects.filter(done=True).delete(), int)
+    assert_type(Todo.objects.in_bulk(["a", "b"]), dict[str, Todo])
+    assert_type(Todo.objects.filter(done=True).in_bulk(), dict[str, Todo])
+    assert_type(Todo.objects.all().values_list("title", "done"), Iterator[tuple[Any, ...]])
+    assert_type(Todo.objects.filter(done=True).values_list("title"), Iterator[tuple[Any, ...]])
+    assert_type(Todo.objects.all().values_list("title", flat=True), Iterator[Any])
+    assert_type(Todo.objects.values_list("title", flat=True), Iterator[Any])
+    try:
+        Todo.objects.get(title="x")
+    except Todo.DoesNotExist:
+        pass
+    except MultipleObjectsReturned as exc:
+        assert_type(exc, MultipleObjectsReturned)
 
 
 def typed_model_attributes() -> None:

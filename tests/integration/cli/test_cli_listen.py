@@ -36,9 +36,14 @@ def head(client: Client, bucket: str) -> str:
 
 
 def listen_in_process(
-    cli: CLI, argv: list[str], wanted: int, write: list[tuple[str, dict[str, int]]], client: Client
+    cli: CLI,
+    argv: list[str],
+    wanted: int,
+    write: list[tuple[str, dict[str, int] | None]],
+    client: Client,
 ) -> tuple[int, list[dict[str, object]], str]:
-    """Run ``listen`` in this (main) thread; another thread writes, then sends SIGINT."""
+    """Run ``listen`` in this (main) thread; another thread writes (None: deletes), then sends
+    SIGINT."""
     out = Lines(wanted)
     cli.monkeypatch.setattr(sys, "stdout", out)
     main_thread = threading.main_thread().ident
@@ -46,7 +51,10 @@ def listen_in_process(
 
     def other_client() -> None:
         for item, data in write:
-            client.bucket("todo").write(item, data)
+            if data is None:
+                client.bucket("todo").delete(item)
+            else:
+                client.bucket("todo").write(item, data)
         out.enough.wait(30)
         signal.pthread_kill(main_thread, signal.SIGINT)
 
@@ -70,6 +78,22 @@ def test_prints_changes_after_cv_then_stops_on_sigint(cli: CLI, user: User) -> N
     assert [(c["id"], c["o"], c["ev"]) for c in changes] == [("a", "M", 1), ("a", "M", 2)]
     assert changes[1]["v"] == {"n": {"o": "r", "v": 2}}
     assert all(c["clientid"] == other.clientid for c in changes)
+
+
+def test_one_line_per_version_even_within_one_poll(cli: CLI, user: User) -> None:
+    other = user.client()
+    cv = head(other, "todo")
+    other.bucket("todo").write("b", {"n": 1})  # written before the first poll: one answer
+    other.bucket("todo").write("b", {"n": 2})
+    code, changes, _ = listen_in_process(
+        cli, ["listen", "todo", "--cv", cv], 3, [("b", None)], other
+    )
+    assert code == 0
+    assert [(c["id"], c["o"], c.get("sv"), c["ev"]) for c in changes] == [
+        ("b", "M", None, 1),
+        ("b", "M", 1, 2),
+        ("b", "-", 2, 3),
+    ]
 
 
 def test_from_start_replays_the_log(cli: CLI, user: User) -> None:

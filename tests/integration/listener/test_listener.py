@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 from pydantic import Field, ValidationError
@@ -11,16 +10,6 @@ from pydantic import Field, ValidationError
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
 from tests.support.listener_support import Todo, listener_threads, recording
-
-
-@pytest.fixture
-def me(local_server: SimperiumServer) -> Iterator[tuple[so.Client, so.Client]]:
-    """Two clients of one fresh user: the listener's, and another device's."""
-    token = local_server.create_user()
-    mine, other = local_server.client(token), local_server.client(token)
-    yield mine, other
-    mine.close()
-    other.close()
 
 
 def test_each_signal_with_its_arguments(me: tuple[so.Client, so.Client]) -> None:
@@ -140,26 +129,29 @@ def test_changed_fields_are_field_names(local_server: SimperiumServer) -> None:
     other.bucket("aliased").write("x", {"id": "one"})
     other.bucket("aliased").write("x", {"id": "two", "extra": 1})
     with recording(Aliased):
-        [event] = listener.poll()
-    assert event.kind == "created" and event.instance is not None
-    assert event.instance.id_ == "two" and event.instance.unknown_data == {"extra": 1}
-    other.bucket("aliased").write("x", {"id": "three", "extra": 2})
+        created, updated = listener.poll()
+    assert created.kind == "created" and created.instance is not None
+    assert created.instance.id_ == "one" and created.changed_fields == {"id_"}
+    assert updated.kind == "updated" and updated.instance is not None
+    assert updated.instance.id_ == "two" and updated.instance.unknown_data == {"extra": 1}
+    assert updated.changed_fields == {"id_", "extra"}
+    other.bucket("aliased").write("x", {"extra": 2})
     with recording(Aliased) as rec:
         [event] = listener.poll()
-    assert rec.heard[0].kwargs["changed_fields"] == {"id_", "extra"}
+    assert rec.heard[0].kwargs["changed_fields"] == event.changed_fields == {"extra"}
 
 
-def test_an_object_that_moves_on_during_a_round_is_delivered_once_and_exactly(
-    me: tuple[so.Client, so.Client],
+def test_an_object_that_moves_on_before_its_data_is_read_is_read_at_its_version(
+    me: tuple[so.Client, so.Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     mine, other = me
-    listener = so.Listener(Todo, client=mine)
-    feed = listener.feeds[0]
     remote = other.bucket("todo")
-    remote.write("y", {"title": "y"})
-    remote.write("x", {"title": "x"})
+    remote.write("x", {"title": "x1"})  # before the listener: it has no ghost of x
+    listener = so.Listener(Todo, client=mine)
+    remote.write("x", {"title": "x2"})
+    feed = listener.feeds[0]
     fetch = feed.fetch
-    edits = [lambda: remote.write("x", {"done": True})]
+    edits = [lambda: remote.write("x", {"title": "x3"})]
 
     def fetch_then_edit(*args: object, **kwargs: object) -> object:
         answer = fetch(*args, **kwargs)  # type: ignore[arg-type]
@@ -168,23 +160,16 @@ def test_an_object_that_moves_on_during_a_round_is_delivered_once_and_exactly(
         return answer
 
     feed.fetch = fetch_then_edit  # type: ignore[method-assign]
-    with recording() as rec:
-        events = listener.poll()
-        assert listener.poll() == []
-    # y first; x cut from the round and delivered with its later change folded in.
-    assert [(e.id, e.kind, e.version) for e in events] == [("y", "created", 1), ("x", "created", 2)]
-    assert events[1].instance is not None and events[1].instance.done is True
-    assert rec.keys() == [("remote_created", "y", 1), ("remote_created", "x", 2)]
-
-    # When the first change of a round moved on, the newer data goes out at once, all fields
-    # counted as changed; the later change is then not delivered again.
-    remote.write("x", {"title": "x2"})
-    edits.append(lambda: remote.write("x", {"title": "x3"}))
-    with recording() as rec:
+    with recording() as rec, caplog.at_level("DEBUG", logger="simperium_orm.http"):
         [event] = listener.poll()
-        assert listener.poll() == []
-    assert (event.kind, event.version, event.changed_fields) == ("updated", 4, {"title", "done"})
-    assert rec.keys() == [("remote_updated", "x", 4)]
+    # The index has x at v3, not the round's v2: v1 is read and the round's diff applied.
+    assert (event.kind, event.version, event.changed_fields) == ("updated", 2, {"title"})
+    assert event.instance is not None and event.instance.title == "x2"
+    assert request_paths(caplog) == ["changes", "index", "i/x/v/1"]
+    with recording() as rec:
+        [event] = listener.poll()  # v3 from the diff and the ghost: no read
+    assert rec.keys() == [("remote_updated", "x", 3)]
+    assert event.instance is not None and event.instance.title == "x3"
 
 
 def test_unknown_cv_reindexes_since_it(me: tuple[so.Client, so.Client]) -> None:
@@ -270,17 +255,43 @@ def test_several_models_each_with_its_feed(me: tuple[so.Client, so.Client]) -> N
         so.Listener(Todo, Note, client=mine, cv="0" * 24)
 
 
-def test_one_index_read_per_round_and_nothing_from_before_the_start(
+def request_paths(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """The paths (after the bucket name, without the query) of the GET requests logged."""
+    requests = [r.getMessage().split(" ")[:2] for r in caplog.records]
+    return [path.split("?")[0].split("/todo/", 1)[1] for verb, path in requests if verb == "GET"]
+
+
+def test_states_come_from_diffs_and_at_most_one_index_read_per_round(
     me: tuple[so.Client, so.Client], caplog: pytest.LogCaptureFixture
 ) -> None:
     mine, other = me
-    other.bucket("todo").write("old", {"title": "before the listener"})
-    listener = so.Listener(Todo, client=mine)
-    other.bucket("todo").bulk_post({f"n{i}": {"title": f"new {i}"} for i in range(5)})
-    other.bucket("todo").write("n0", {"done": True})
+    remote = other.bucket("todo")
+    remote.bulk_post({f"old{i}": {"title": f"old {i}"} for i in range(3)})
+    listener = so.Listener(Todo, client=mine)  # nothing from before it is delivered
+    remote.bulk_post({f"n{i}": {"title": f"new {i}"} for i in range(3)})
+    remote.write("n0", {"done": True})
     with recording(), caplog.at_level("DEBUG", logger="simperium_orm.http"):
         events = listener.poll()
-    assert sorted(e.id for e in events) == ["n0", "n1", "n2", "n3", "n4"]
-    requests = [r.getMessage().split(" ")[:2] for r in caplog.records]
-    paths = [path.rsplit("/", 1)[1].split("?")[0] for _, path in requests]
-    assert paths == ["changes", "index"]  # the data of all five, in one request
+    assert [(e.kind, e.id, e.version) for e in events] == [
+        ("created", "n0", 1),
+        ("created", "n1", 1),
+        ("created", "n2", 1),
+        ("updated", "n0", 2),
+    ]
+    assert events[3].instance is not None and events[3].instance.done is True
+    assert request_paths(caplog) == ["changes"]  # every state from the creation diffs
+    caplog.clear()
+    for i in range(3):  # objects the listener has no ghost of, each changed once
+        remote.write(f"old{i}", {"done": True})
+    with recording(), caplog.at_level("DEBUG", logger="simperium_orm.http"):
+        events = listener.poll()
+    assert [(e.id, e.version, e.changed_fields) for e in events] == [
+        (f"old{i}", 2, {"done"}) for i in range(3)
+    ]
+    assert request_paths(caplog) == ["changes", "index"]  # the three in one read
+    caplog.clear()
+    remote.write("old1", {"title": "changed"})
+    with recording(), caplog.at_level("DEBUG", logger="simperium_orm.http"):
+        [event] = listener.poll()
+    assert event.instance is not None and event.instance.title == "changed"
+    assert request_paths(caplog) == ["changes"]  # their ghosts are known now

@@ -23,26 +23,53 @@ def test_every_users_changes_with_their_userid(local_server: SimperiumServer) ->
     admin = local_server.admin_client()
     (alice_id, alice), (bob_id, bob) = user(local_server), user(local_server)
     listener = so.Listener(Shared, client=admin, all_users=True)
+    folding = so.Listener(Shared, client=admin, all_users=True, coalesce=True)
     alice.bucket("shared").write("x", {"title": "alice's"})
     bob.bucket("shared").write("x", {"title": "bob's"})
     bob.bucket("shared").write("x", {"done": True})
     alice.bucket("shared").delete("x")
     with recording(Shared) as rec:
         events = listener.poll()
-    assert [(e.kind, e.userid, e.id, e.version) for e in events] == [
-        ("created", bob_id, "x", 2),
-        ("deleted", alice_id, "x", 2),
+    assert [(e.kind, e.userid, e.id, e.version, e.changed_fields) for e in events] == [
+        ("created", alice_id, "x", 1, {"title"}),
+        ("created", bob_id, "x", 1, {"title"}),
+        ("updated", bob_id, "x", 2, {"done"}),
+        ("deleted", alice_id, "x", 2, set()),
     ]
-    # Bob's creation and update fold into one creation; Alice's object was deleted since.
-    assert events[0].changed_fields == {"title", "done"}
-    bobs = rec.heard[0].kwargs
-    assert bobs["userid"] == bob_id and bobs["instance"].title == "bob's"
-    assert rec.heard[1].kwargs == {"id": "x", "change": events[1].change, "userid": alice_id}
-    assert events[1].change["id"] == f"{alice_id}/x"
+    instances = [(e.instance.title, e.instance.done) for e in events if e.instance is not None]
+    assert instances == [("alice's", False), ("bob's", False), ("bob's", True)]
+    assert rec.heard[1].kwargs["userid"] == bob_id
+    assert rec.heard[3].kwargs == {"id": "x", "change": events[3].change, "userid": alice_id}
+    assert events[3].change["id"] == f"{alice_id}/x"
     assert "username" in events[0].change
     assert listener.poll() == []
+    # Folded: Bob's creation and update are one creation; Alice's object came and went.
+    with recording(Shared):
+        [event] = folding.poll()
+    assert (event.kind, event.userid, event.version) == ("created", bob_id, 2)
+    assert event.changed_fields == {"title", "done"}
     for client in (admin, alice, bob):
         client.close()
+
+
+def test_an_object_from_before_the_listener_is_read_as_its_owner(
+    local_server: SimperiumServer,
+) -> None:
+    admin = local_server.admin_client()
+    alice_id, alice = user(local_server)
+    alice.bucket("shared").write("old", {"title": "before"})
+    listener = so.Listener(Shared, client=admin, all_users=True)
+    alice.bucket("shared").write("old", {"title": "after"})
+    alice.bucket("shared").write("old", {"done": True})
+    with recording(Shared):
+        events = listener.poll()
+    assert [(e.version, e.instance.title, e.instance.done) for e in events if e.instance] == [
+        (2, "after", False),
+        (3, "after", True),
+    ]
+    assert all(e.userid == alice_id for e in events)
+    admin.close()
+    alice.close()
 
 
 def test_own_writes_are_skipped_and_instances_save_as_their_owner(

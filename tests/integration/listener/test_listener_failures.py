@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import simperium_orm as so
@@ -99,5 +101,46 @@ def test_errors_nobody_receives_are_logged(
     other.bucket("todo").write("a", {"title": 1})
     assert listener.poll() == []
     assert "listener error" in caplog.text and "'a'" in caplog.text
+
+    def bad(sender: object, **kwargs: object) -> None:
+        raise ValueError("receiver bug")
+
+    so.signals.remote_created.connect(bad, sender=Todo)
+    try:
+        other.bucket("todo").write("b", {"title": "b"})
+        listener.poll()
+    finally:
+        so.signals.remote_created.disconnect(bad, sender=Todo)
+    # Unlike a failed poll, bad data and a receiver's bug keep their tracebacks.
+    records = [r for r in caplog.records if r.name == "simperium_orm.listen.listener"]
+    assert [r.levelname for r in records] == ["WARNING", "WARNING"]
+    assert all(r.exc_info is not None for r in records)
+    assert "receiver bug" in records[1].getMessage()
     mine.close()
     other.close()
+
+
+def test_an_outage_logs_one_line_per_failed_poll_and_the_traceback_only_at_debug(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with SimperiumServer() as server:
+        client = server.client()
+        listener = so.Listener(Todo, client=client, poll_timeout=5)
+    # The server is gone: every poll fails until stop(), and nobody receives listener_error.
+    logger = "simperium_orm.listen.listener"
+    with caplog.at_level("DEBUG", logger=logger), listener:
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            if sum(r.levelname == "WARNING" for r in caplog.records) >= 2:
+                break
+            time.sleep(0.02)
+    client.close()
+    warnings = [r for r in caplog.records if r.name == logger and r.levelname == "WARNING"]
+    debug = [r for r in caplog.records if r.name == logger and r.levelname == "DEBUG"]
+    assert len(warnings) >= 2
+    for record in warnings:
+        assert record.exc_info is None and "\n" not in record.getMessage()
+        assert record.getMessage().startswith("listener error on demo/todo: TransportError: ")
+        assert "polling again in" in record.getMessage()
+    assert len(debug) >= len(warnings) - 1 and all(r.exc_info for r in debug)  # at DEBUG only
+    assert client.bucket("todo").auth_token not in caplog.text  # no secret in the lines

@@ -170,3 +170,27 @@ def test_server_killed_and_restarted_mid_stream(tmp_path: Path) -> None:
         mine.close()
         other.close()
     assert os.path.exists(db)
+
+
+def test_stop_between_two_signals_of_a_round_and_start_again(
+    me: tuple[so.Client, so.Client, str],
+) -> None:
+    mine, other, _ = me
+    listener = so.Listener(Todo, client=mine, poll_timeout=5)
+    titles = [f"t{n}" for n in range(5)]
+    bulk_create(other, titles)  # one round of five versions
+
+    def stop_at_t1(heard: Heard) -> None:
+        if heard.kwargs["instance"].title == "t1":
+            listener.stop()  # from a receiver: the round ends after this signal
+
+    with recording() as rec:
+        rec.before = stop_at_t1
+        listener.start()
+        listener.join(10)
+        assert not listener.running and listener_threads() == []
+        assert rec.titles() == ["t0", "t1"]
+        rec.before = None
+        with listener:  # the rest of the round, and nothing twice
+            assert rec.wait_count(5)
+    assert rec.titles() == titles

@@ -169,3 +169,26 @@ def test_bad_index_declarations_are_refused() -> None:
 
         class Bad(so.Model, bucket="bad", indexes=(1,)):  # type: ignore[arg-type]
             title: str
+
+
+def test_django_s_everyday_calls_answer_from_the_replica(replica: so.Replica) -> None:
+    local = Doc.objects.using(replica)
+    assert local.get(title="a004") == Doc.objects.get(title="a004")
+    with pytest.raises(so.MultipleObjectsReturned):
+        local.get(n=1)
+    some = local.filter(n=3).first()
+    assert some is not None and some.id is not None
+    assert local.in_bulk([some.id, "missing"]) == {some.id: some}
+    titles = local.filter(title__in=["a000", "b001"]).order_by("title")
+    assert list(titles.values_list("title", flat=True)) == ["a000", "b001"]
+    made, created = local.get_or_create(title="brand new", defaults={"n": 42})
+    assert created and made.has_pending_writes
+    again, created_again = local.get_or_create(title="brand new")
+    assert not created_again and again.id == made.id
+    assert local.filter(n=6).update(done=True) == Doc.objects.filter(n=6).count()
+    assert local.filter(title__startswith="b1").delete() > 0
+    assert local.filter(title__startswith="b1").count() == 0
+    assert replica.flush(10)
+    assert Doc.objects.filter(title__startswith="b1").count() == 0
+    assert Doc.objects.get(title="brand new").n == 42
+    assert all(d.done for d in Doc.objects.filter(n=6))
