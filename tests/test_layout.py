@@ -128,9 +128,24 @@ def test_the_server_imports_only_jsondiff_errors_and_protocol(name: str) -> None
 
 @pytest.mark.parametrize("name", sorted(MODULES))
 def test_only_the_wire_imports_the_http_library(name: str) -> None:
-    http = {t for t in IMPORTS[name].all if t.split(".")[0] in ("requests", "urllib3")}
+    libraries = ("requests", "urllib3", "aiohttp", "httpx", "httpcore")
+    http = {t for t in IMPORTS[name].all if t.split(".")[0] in libraries}
     if wing(name) != "wire":
         assert not http, f"{name} imports {sorted(http)}"
+    if any(t.split(".")[0] in ("aiohttp", "httpx") for t in http):
+        assert name == "simperium_orm.wire.aio", f"{name}: only wire/aio.py sends from asyncio"
+
+
+def test_the_package_imports_no_async_http_library_until_used() -> None:
+    code = (
+        "import sys, simperium_orm\n"
+        "print(','.join(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('aiohttp', 'httpx', 'asyncio'))))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert "aiohttp" not in result.stdout and "httpx" not in result.stdout
 
 
 @pytest.mark.parametrize("name", sorted(n for n in MODULES if wing(n) in ("jsondiff",)))
