@@ -30,6 +30,7 @@ from simperium_orm.errors import (
     TransportError,
     UnsyncedChanges,
 )
+from simperium_orm.listen.alistener import AsyncListener
 from simperium_orm.listen.checkpoint import Checkpoint, FileCheckpoint, MemoryCheckpoint, Position
 from simperium_orm.listen.listener import Listener, RemoteEvent
 from simperium_orm.orm.lookups import Q
@@ -42,6 +43,7 @@ from simperium_orm.wire.auth import Auth
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncListener",
     "Auth",
     "AuthError",
     "BadRequest",

@@ -155,13 +155,18 @@ class Feed:
         except NotFound:
             if since is None:
                 raise
-            return self._reindex(since), True
+            return self.reindex(since), True
+        return self.take(since, changes), False
+
+    def take(self, since: str | None, changes: list[dict[str, Any]]) -> list[RemoteEvent]:
+        """Decode and deliver the changes a long-poll after ``since`` answered: the events
+        (the async listener polls by itself, then hands the answer here)."""
         self.last_fetched = len(changes)
         if not changes:
             if self.position.delivered:  # caught up: no delivered version lies ahead any more
                 self.position = Position(since)
                 self.checkpoint.save(self.key, self.position)
-            return [], False
+            return []
         with gc_paused():  # thousands of acyclic objects: see orm/scan/gcpause.py
             decoded = decode_round(
                 changes,
@@ -177,7 +182,7 @@ class Feed:
         passed = {c.name: c.ev for c in decoded.changes}
         events, complete = self._deliver(steps)
         if not complete:  # stopped between two signals: the round comes again, minus those
-            return events, False
+            return events
         for name, ghost in ghosts.items():
             if ghost is None:
                 self.ghosts.drop(self.key, name)
@@ -186,7 +191,7 @@ class Feed:
         if decoded.whole_bucket:
             self.ghosts.clear(self.key)
         self._advance(cv, passed)
-        return events, False
+        return events
 
     def _steps(
         self, changes: list[Change], since: str | None
@@ -299,7 +304,7 @@ class Feed:
 
     # -- the server forgot our cv ---------------------------------------------------------
 
-    def _reindex(self, since: str) -> list[RemoteEvent]:
+    def reindex(self, since: str) -> list[RemoteEvent]:
         """Deliver every object changed after ``since`` from the index, then go on from there.
 
         The index cannot list deletions. ``/all`` has no index: an all-users feed replays the

@@ -18,6 +18,8 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from blinker import Signal
+
 from simperium_orm import signals
 from simperium_orm.client import Client, default_client
 from simperium_orm.errors import SimperiumError, TransportError
@@ -259,22 +261,7 @@ class Listener:
 
     def emit(self, event: RemoteEvent) -> None:
         """Send an event's signal to each receiver; a failing receiver is reported, not fatal."""
-        kind = event.kind
-        kwargs: dict[str, Any]
-        if kind == "deleted":
-            signal = signals.remote_deleted
-            kwargs = {"id": event.id, "change": event.change, "userid": event.userid}
-        elif kind == "created":
-            signal = signals.remote_created
-            kwargs = {"instance": event.instance, "change": event.change, "userid": event.userid}
-        else:
-            signal = signals.remote_updated
-            kwargs = {
-                "instance": event.instance,
-                "changed_fields": set(event.changed_fields),
-                "change": event.change,
-                "userid": event.userid,
-            }
+        signal, kwargs = signal_of(event)
         model = event.model
         for receiver in signal.receivers_for(model):  # blinker iterates a copy of its ids
             try:
@@ -308,3 +295,25 @@ class Listener:
             except Exception:  # a failing error receiver cannot stop the listener
                 log.exception("a listener_error receiver failed")
         return bool(receivers)
+
+
+def signal_of(event: RemoteEvent) -> tuple[Signal, dict[str, Any]]:
+    """The signal an event is sent as, and its keyword arguments (the sender is its model)."""
+    if event.kind == "deleted":
+        return signals.remote_deleted, {
+            "id": event.id,
+            "change": event.change,
+            "userid": event.userid,
+        }
+    if event.kind == "created":
+        return signals.remote_created, {
+            "instance": event.instance,
+            "change": event.change,
+            "userid": event.userid,
+        }
+    return signals.remote_updated, {
+        "instance": event.instance,
+        "changed_fields": set(event.changed_fields),
+        "change": event.change,
+        "userid": event.userid,
+    }

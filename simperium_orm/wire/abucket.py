@@ -7,7 +7,7 @@ answer with the same function. Get one from :meth:`Client.abucket <simperium_orm
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from simperium_orm.errors import NotFound, RequestTimeout
@@ -114,6 +114,21 @@ class AsyncBucket(BucketCalls):
         batch: int | None = None,
     ) -> list[JSONDict]:
         return await self._run(self.changes_call(cv, timeout, wait, batch))
+
+    async def aall(
+        self,
+        cv: str | None = None,
+        data: bool = False,
+        username: bool = False,
+        most_recent: bool = False,
+        timeout: float | None = None,
+        skip_clientids: Iterable[str] = (),
+        batch: int | None = None,
+        *,
+        wait: bool = True,
+    ) -> list[JSONDict]:
+        call = self.all_call(cv, data, username, most_recent, timeout, skip_clientids, batch, wait)
+        return await self._run(call)
 
     async def ahead(self) -> str | None:
         """The bucket's current cv (None for a bucket that never changed)."""
