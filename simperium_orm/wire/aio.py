@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 
 from simperium_orm.errors import RequestTimeout, TransportError
+from simperium_orm.wire.http import Environment
 from simperium_orm.wire.request import CONNECT_TIMEOUT, Request, Response
 
 __all__ = ["AsyncSender"]
@@ -34,6 +35,9 @@ class AsyncSender:
         self._pool_size = pool_size
         self._session: aiohttp.ClientSession | None = None
         self._in_flight: set[asyncio.Task[Any]] = set()
+        # The sync sender's reading of the environment: proxies per origin, NO_PROXY, CA bundle.
+        self._environment = Environment()
+        self._context: Any = None
 
     def _open(self) -> aiohttp.ClientSession:
         session = self._session
@@ -42,7 +46,7 @@ class AsyncSender:
             session = self._session = aiohttp.ClientSession(
                 connector=connector,
                 headers={"User-Agent": _USER_AGENT},
-                trust_env=True,
+                trust_env=False,  # proxies read once per origin (below), not per request
                 auto_decompress=True,
             )
         return session
@@ -50,6 +54,7 @@ class AsyncSender:
     async def send(self, request: Request) -> Response:
         """One attempt: the response whatever its status, or a typed error."""
         what = f"{request.method} {request.public_url}"
+        proxy = self._environment.proxies(request.url).get(request.url.split(":", 1)[0])
         timeout = aiohttp.ClientTimeout(
             total=None, sock_connect=CONNECT_TIMEOUT, sock_read=request.timeout
         )
@@ -71,6 +76,8 @@ class AsyncSender:
                 data=data,
                 timeout=timeout,
                 allow_redirects=False,
+                proxy=proxy,
+                ssl=self._ssl(),
             ) as raw:
                 content = await raw.read()
                 return Response(
@@ -95,6 +102,19 @@ class AsyncSender:
         finally:
             if task is not None:
                 self._in_flight.discard(task)
+
+    def _ssl(self) -> Any:
+        """True (the default checks), or a context of the CA bundle the environment names,
+        made once."""
+        if self._context is None:
+            verify = self._environment.verify
+            if verify is True:
+                self._context = True
+            else:
+                import ssl
+
+                self._context = ssl.create_default_context(cafile=str(verify))
+        return self._context
 
     def abort(self) -> None:
         """Interrupt every attempt in flight (each raises :class:`TransportError`)."""

@@ -24,7 +24,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 from simperium_orm.errors import RequestTimeout, TransportError
 from simperium_orm.wire.request import CONNECT_TIMEOUT, Request, Response
 
-__all__ = ["Sender"]
+__all__ = ["Environment", "Sender"]
 
 _USER_AGENT = "simperium-orm/0.1"
 
@@ -42,7 +42,7 @@ class Sender:
         )
         self._headers = {**requests.utils.default_headers(), "User-Agent": _USER_AGENT}
         # Proxies and the CA bundle are read from the environment once per origin.
-        self._environment = _Environment()
+        self._environment = Environment()
 
     def send(self, request: Request) -> Response:
         """One attempt: the response whatever its status, or a typed error."""
@@ -98,7 +98,7 @@ class Sender:
         return prepared
 
 
-class _Environment:
+class Environment:
     """Proxy and CA-bundle settings from the environment, as ``requests`` reads them.
 
     Read when the transport is made (CA bundle) or first talks to an origin (proxies,
