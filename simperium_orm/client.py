@@ -93,15 +93,7 @@ class Client:
         with self._lock:
             bucket = self._buckets.get(key)
             if bucket is None:
-                bucket = Bucket(
-                    self.app_id,
-                    self._token,
-                    name,
-                    userid=self.userid,
-                    clientid=self.clientid,
-                    api_url=self.api_url,
-                    transport=self.transport,
-                )
+                bucket = Bucket(**self._bucket_args(name), transport=self.transport)
                 self._buckets[key] = bucket
             return bucket
 
@@ -128,15 +120,18 @@ class Client:
         running event loop's pool."""
         from simperium_orm.wire.abucket import AsyncBucket
 
-        return AsyncBucket(
-            self.app_id,
-            self._token,
-            name,
-            userid=self.userid,
-            clientid=self.clientid,
-            api_url=self.api_url,
-            transport=self.atransport,
-        )
+        return AsyncBucket(**self._bucket_args(name), transport=self.atransport)
+
+    def _bucket_args(self, name: str) -> dict[str, Any]:
+        """What a bucket of either kind is made of: this client's credentials and address."""
+        return {
+            "appname": self.app_id,
+            "auth_token": self._token,
+            "bucket": name,
+            "userid": self.userid,
+            "clientid": self.clientid,
+            "api_url": self.api_url,
+        }
 
     async def aclose(self) -> None:
         """Close the running event loop's pooled connections (the sync pool stays open)."""
