@@ -75,7 +75,13 @@ class Listener:
         stall_timeout: float | None = None,
         coalesce: bool = False,
         ghosts: GhostStore | None = None,
+        transport: str = "poll",
     ) -> None:
+        if transport not in ("poll", "stream"):
+            raise ValueError(f"transport is 'poll' or 'stream', not {transport!r}")
+        if transport == "stream" and all_users:
+            raise ValueError("transport='stream' hears one user's buckets; /all is HTTP only")
+        self.streaming = transport == "stream"
         if not models:
             raise TypeError("Listener needs at least one model class")
         if cv is not None and len(models) > 1:
@@ -116,6 +122,7 @@ class Listener:
             emit=self.emit,
             report=self.report,
             stopping=self._stop.is_set,
+            stream=self.streaming,
         )
 
     def __repr__(self) -> str:
@@ -211,7 +218,7 @@ class Listener:
 
     def _abort(self) -> None:
         for feed in self.feeds:
-            feed.transport.abort()
+            feed.interrupt()
 
     def _run(self, feed: Feed) -> None:
         failures = quick = 0
@@ -253,7 +260,7 @@ class Listener:
                         ),
                         "restarting it",
                     )
-                    feed.transport.abort()
+                    feed.interrupt()
 
     # -- delivery -------------------------------------------------------------------------
 
