@@ -58,8 +58,12 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def bench_latency(
-    report: Report, url: str, checkpoint: so.FileCheckpoint | None, count: int
-) -> None:
+    report: Report,
+    url: str,
+    checkpoint: so.FileCheckpoint | None,
+    count: int,
+    transport: str = "poll",
+) -> float:
     token = new_token(url)
     mine = so.Client(APP, token, api_url=url)
     other = so.Client(APP, token, api_url=url)
@@ -76,7 +80,7 @@ def bench_latency(
     latencies, round_trips = [], []
     early = 0  # heard before the writer had read its acknowledgement
     try:
-        with so.Listener(Item, client=mine, checkpoint=checkpoint):
+        with so.Listener(Item, client=mine, checkpoint=checkpoint, transport=transport):
             for n in range(count):
                 heard.clear()
                 sent = time.perf_counter()
@@ -93,6 +97,8 @@ def bench_latency(
         mine.close()
         other.close()
     kind = "FileCheckpoint (fsync)" if checkpoint else "memory checkpoint"
+    if transport == "stream":
+        kind += ", over the websocket stream"
     p50, p99 = statistics.median(latencies) * 1e3, percentile(latencies, 0.99) * 1e3
     write = statistics.median(round_trips) * 1e3
     detail = (
@@ -104,6 +110,7 @@ def bench_latency(
                       " ms", targets[0], detail=detail))  # fmt: skip
     report.add(Result(BENCH, f"listener p99, write acknowledged -> receiver, {kind}", p99,
                       " ms", targets[1]))  # fmt: skip
+    return p99
 
 
 def burst(client: so.Client, changes: int, objects: int) -> None:
@@ -232,7 +239,12 @@ def run(report: Report) -> None:
     proc, url = start_server()
     try:
         bench_burst(report, url)
-        bench_latency(report, url, None, N_WRITES)
+        polled = bench_latency(report, url, None, N_WRITES)
+        streamed = bench_latency(report, url, None, N_WRITES, transport="stream")
+        report.add(Result(
+            BENCH, "listener p99: over the websocket stream / over long-polls",
+            streamed / polled, "x", 1.0, detail=f"{streamed:.2f} ms vs {polled:.2f} ms",
+        ))  # fmt: skip
         with tempfile.TemporaryDirectory() as tmp:
             checkpoint = so.FileCheckpoint(os.path.join(tmp, "cp.json"))
             bench_latency(report, url, checkpoint, max(20, N_WRITES // 5))

@@ -52,13 +52,13 @@ class Note(so.Model, bucket="notes", indexes=("tag",)):
     n: int = 0
 
 
-def notes(n: int, prefix: str = "", model: type[Note] = Note) -> list[Note]:
+def notes(n: int, prefix: str = "", model: type[Note] = Note, offset: int = 0) -> list[Note]:
     return [
         model(
             title=f"{prefix}note {i}",
             body="Some words of a note, long enough to look like one. " * 3,
             tag=f"t{i % (n // 100 or 1)}",  # about 100 objects per tag
-            n=i,
+            n=offset + i,
         )
         for i in range(n)
     ]
@@ -67,7 +67,7 @@ def notes(n: int, prefix: str = "", model: type[Note] = Note) -> list[Note]:
 def populate(client: so.Client, model: type[Note], n: int) -> None:
     objs = model.objects.using(client)
     for start in range(0, n, 5000):
-        objs.bulk_save(notes(min(5000, n - start), f"{start}-", model))
+        objs.bulk_save(notes(min(5000, n - start), f"{start}-", model, start))
 
 
 def floor_table(replica: so.Replica, bucket: str) -> sqlite3.Connection:

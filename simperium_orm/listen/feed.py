@@ -35,6 +35,7 @@ from simperium_orm.protocol import ZERO_CV
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
+    from simperium_orm.listen.stream import StreamChannel
     from simperium_orm.orm.model import Model
     from simperium_orm.wire.bucket import Bucket
     from simperium_orm.wire.transport import Transport
@@ -82,8 +83,11 @@ class Feed:
         emit: Callable[[RemoteEvent], None],
         report: Callable[[BaseException, dict[str, Any] | None], None],
         stopping: Callable[[], bool] = lambda: False,
+        stream: bool = False,
     ) -> None:
         self.model = model
+        self.streaming = stream  # hear the feed over the websocket protocol, not long-polls
+        self._stream: StreamChannel | None = None  # opened on first use
         self.client = client
         self.transport = transport
         self.all_users = all_users
@@ -136,6 +140,10 @@ class Feed:
             timeout = self.client.timeout
         self.busy_since = time.monotonic()
         try:
+            if self.streaming:
+                return self._channel().changes(
+                    cv=cv, timeout=timeout if wait else None, batch=BATCH
+                )
             if self.all_users:
                 return self.bucket.all(
                     cv=cv, username=True, timeout=timeout, batch=BATCH, wait=wait
@@ -143,6 +151,20 @@ class Feed:
             return self.bucket.changes(cv=cv, timeout=timeout, wait=wait, batch=BATCH)
         finally:
             self.busy_since = None
+
+    def _channel(self) -> StreamChannel:
+        if self._stream is None:
+            from simperium_orm.listen.stream import StreamChannel
+
+            self._stream = StreamChannel(self.client, self.model.bucket_name(), cv=self.position.cv)
+        return self._stream
+
+    def interrupt(self) -> None:
+        """End a fetch in progress at once (a long-poll is aborted, a websocket closed)."""
+        self.transport.abort()
+        stream, self._stream = self._stream, None
+        if stream is not None:
+            stream.close()
 
     # -- one round ------------------------------------------------------------------------
 

@@ -77,7 +77,13 @@ class Listener:
         stall_timeout: float | None = None,
         coalesce: bool = False,
         ghosts: GhostStore | None = None,
+        transport: str = "poll",
     ) -> None:
+        if transport not in ("poll", "stream"):
+            raise ValueError(f"transport is 'poll' or 'stream', not {transport!r}")
+        if transport == "stream" and all_users:
+            raise ValueError("transport='stream' hears one user's buckets; /all is HTTP only")
+        self.streaming = transport == "stream"
         if not models:
             raise TypeError("Listener needs at least one model class")
         if cv is not None and len(models) > 1:
@@ -118,6 +124,7 @@ class Listener:
             emit=self.emit,
             report=self.report,
             stopping=self._stop.is_set,
+            stream=self.streaming,
         )
 
     def __repr__(self) -> str:
@@ -213,7 +220,7 @@ class Listener:
 
     def _abort(self) -> None:
         for feed in self.feeds:
-            feed.transport.abort()
+            feed.interrupt()
 
     def _run(self, feed: Feed) -> None:
         failures = quick = 0
@@ -255,7 +262,7 @@ class Listener:
                         ),
                         "restarting it",
                     )
-                    feed.transport.abort()
+                    feed.interrupt()
 
     # -- delivery -------------------------------------------------------------------------
 

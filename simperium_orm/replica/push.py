@@ -41,22 +41,22 @@ class Push:
         self.resend = True  # after opening the file (or a failure) resend what was in flight
 
     def send(self) -> int:
-        """Send what is queued (a batch at a time); the number of changes sent."""
-        sent = 0
+        """Send what is queued (a batch at a time); how many changes sent wait for the feed
+        to settle them (the others were settled from the server's answer)."""
+        waiting = 0
         while True:
             batch, sent_states = self._batch()
             if not batch:
-                return sent
+                return waiting
             try:
                 results = self.bucket.bulk_post(batch)
             except BaseException:
                 self.resend = True
                 raise
-            self._settle(batch, results, sent_states)
-            sent += len(batch)
+            waiting += len(batch) - self._settle(batch, results, sent_states)
             if len(batch) < _BATCH:
                 self.resend = False
-                return sent
+                return waiting
 
     def _batch(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         store, changes, states = self.store, [], {}
@@ -84,18 +84,18 @@ class Push:
 
     def _settle(
         self, batch: list[dict[str, Any]], results: list[dict[str, Any]], states: dict[str, str]
-    ) -> None:
+    ) -> int:
         by_ccid: dict[str, dict[str, Any]] = {}
         for result in results:
             for ccid in result.get("ccids") or ():
                 by_ccid[ccid] = result
-        store = self.store
+        store, settled = self.store, 0
         with store.writing() as conn:
             for change in batch:
                 found = by_ccid.get(change["ccid"])
                 code = None if found is None else found.get("error")
                 if found is not None and code is None:
-                    self._applied_as_sent(conn, change, found, states.get(change["id"]))
+                    settled += self._applied_as_sent(conn, change, found, states.get(change["id"]))
                     continue
                 if code is None or code in _SETTLED or code in _LATER:
                     continue
@@ -103,24 +103,27 @@ class Push:
                     self.resend = True
                     continue
                 self._reject(conn, change, code)
+                settled += 1
+        return settled
 
     def _applied_as_sent(
         self, conn: Any, change: dict[str, Any], result: dict[str, Any], sent: str | None
-    ) -> None:
+    ) -> bool:
         """The server applied our change to the very version it was made on (``ev`` is
         ``sv + 1``): the ghost is what we sent, and the feed need not tell us. Otherwise (other
         changes came between, or the object changed here since) the feed settles it."""
         store, item = self.store, change["id"]
         sv, ev = change.get("sv", 0), result.get("ev")
         if change["o"] != "M" or sent is None or not isinstance(ev, int) or ev != (sv or 0) + 1:
-            return
+            return False
         row, queued = store.get(conn, self.name, item), store.queued(conn, self.name, item)
         if row is None or row.version != (sv or 0) or row.data != sent:
-            return
+            return False
         if queued is None or queued.ccid != change["ccid"] or not queued.sent or queued.again:
-            return
+            return False
         store.put(conn, self.name, item, ev, sent)
         store.dequeue(conn, self.name, item)
+        return True
 
     def _reject(self, conn: Any, change: dict[str, Any], code: Any) -> None:
         store, item = self.store, change["id"]

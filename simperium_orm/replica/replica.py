@@ -200,6 +200,7 @@ class Replica:
             self._pull(sync)
             if self._pushes[sync.name].send():
                 self._pull(sync)  # the acknowledgements of what was sent
+            self._deliver(sync.name)  # refusals
 
     def _pull(self, sync: BucketSync) -> None:
         while sync.round(None).more:
