@@ -11,7 +11,8 @@ delivers each event to this iterator and waits: a version is recorded in the che
 once the loop body for its event has finished (the iterator is asked for the next one), so a
 crash delivers again only the event in hand. The event's signal is sent first (coroutine
 receivers awaited, plain ones called); ``listener_error`` goes to plain receivers as the sync
-listener sends it. Taking the starting position (each bucket's head) also runs in a thread.
+listener sends it. Taking the starting position (each bucket's head) also runs in a thread, and
+so does the whole round of a ``transport="stream"`` listener (the websocket channel is sync).
 """
 
 from __future__ import annotations
@@ -103,6 +104,7 @@ class AsyncListener:
         self._tasks = []
         if self._bridge is not None:
             for feed in self._bridge.feeds:
+                feed.interrupt()
                 feed.transport.close()
 
     # -- iteration ------------------------------------------------------------------------
@@ -146,7 +148,9 @@ class AsyncListener:
         while not self._stopped.is_set():
             since, started = feed.position.cv, time.monotonic()
             try:
-                if feed.all_users:
+                if feed.streaming:  # transport="stream": the websocket channel is sync
+                    changes = await asyncio.to_thread(self._round, feed, bridge.poll_timeout)
+                elif feed.all_users:
                     changes = await bucket.aall(
                         cv=since, username=True, timeout=bridge.poll_timeout, batch=BATCH
                     )
@@ -154,7 +158,7 @@ class AsyncListener:
                     changes = await bucket.achanges(
                         cv=since, timeout=bridge.poll_timeout, batch=BATCH
                     )
-                if changes or feed.position.delivered:
+                if not feed.streaming and (changes or feed.position.delivered):
                     await asyncio.to_thread(self._take, feed, since, changes)
             except NotFound:
                 if since is None:
@@ -175,6 +179,11 @@ class AsyncListener:
                 await asyncio.sleep(min(1.0, 0.01 * 2 ** min(quick, 7)))
             else:
                 quick = 0
+
+    def _round(self, feed: Feed, timeout: float) -> list[Any]:
+        with contextlib.suppress(_Stopped):
+            return feed.round(timeout)[0]
+        return []
 
     def _take(self, feed: Feed, since: str | None, changes: list[dict[str, Any]]) -> None:
         with contextlib.suppress(_Stopped):
