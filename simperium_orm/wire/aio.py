@@ -77,7 +77,7 @@ class AsyncSender:
                 timeout=timeout,
                 allow_redirects=False,
                 proxy=proxy,
-                ssl=self._ssl(),
+                ssl=self._ssl() if request.url.startswith("https:") else True,
             ) as raw:
                 content = await raw.read()
                 return Response(
