@@ -246,13 +246,6 @@ class Store:
                 raise
             conn.execute("COMMIT")
 
-    def analyze(self) -> None:
-        """Let SQLite's planner know the tables' shape (how selective a bucket is), so that it
-        scans in file order where an index would not narrow the search (sampled: quick)."""
-        with self._write_lock:
-            self._writer.execute("PRAGMA analysis_limit=1000")
-            self._writer.execute("ANALYZE")
-
     def checkpoint(self) -> None:
         """Move the write-ahead log into the file and empty it (e.g. before measuring it)."""
         if not self.memory:

@@ -166,7 +166,6 @@ class BucketSync:
         with self.store.writing() as conn:
             self._drop_unseen(conn, seen, reindex)
             self.store.set_cv(conn, self.name, current or ZERO_CV, indexed=True)
-        self.store.analyze()
         if self.progress is not None:
             self.progress(self.name, len(seen), True)
 
