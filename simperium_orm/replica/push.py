@@ -16,9 +16,11 @@ it is never retried. Network failures and 5xx leave the rows as they are, to be 
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from simperium_orm import jsondiff
+from simperium_orm.orm.background import Background
 
 if TYPE_CHECKING:
     from simperium_orm.replica.store import Store
@@ -41,27 +43,30 @@ class Push:
         self.resend = True  # after opening the file (or a failure) resend what was in flight
 
     def send(self) -> int:
-        """Send what is queued (a batch at a time); how many changes sent wait for the feed
-        to settle them (the others were settled from the server's answer)."""
+        """Send what is queued, a batch at a time, the next batch prepared while the last is in
+        flight; how many changes sent wait for the feed to settle them (the others were settled
+        from the server's answer)."""
         waiting = 0
-        while True:
-            batch, sent_states = self._batch()
-            if not batch:
-                return waiting
+        batch, states = self._batch()
+        while batch:
+            sending = Background(partial(self.bucket.bulk_post, batch), "simperium-replica-push")
+            following: tuple[list[dict[str, Any]], dict[str, str]] = (
+                self._batch() if len(batch) == _BATCH else ([], {})
+            )
             try:
-                results = self.bucket.bulk_post(batch)
+                results = sending.result()
             except BaseException:
                 self.resend = True
                 raise
-            waiting += len(batch) - self._settle(batch, results, sent_states)
-            if len(batch) < _BATCH:
-                self.resend = False
-                return waiting
+            waiting += len(batch) - self._settle(batch, results, states)
+            batch, states = following
+        return waiting
 
     def _batch(self) -> tuple[list[dict[str, Any]], dict[str, str]]:
         store, changes, states = self.store, [], {}
         with store.writing() as conn:
-            for queued in store.to_send(conn, self.name, _BATCH, in_flight=self.resend):
+            selected = store.to_send(conn, self.name, _BATCH, in_flight=self.resend)
+            for queued in selected:
                 if queued.op == "-":
                     changes.append({"id": queued.id, "o": "-", "ccid": queued.ccid})
                     continue
@@ -79,7 +84,8 @@ class Push:
                 changes.append(change)
                 states[queued.id] = row.data
             store.mark_sent(conn, self.name, [c["id"] for c in changes])
-        self.resend = False
+        if len(selected) < _BATCH:
+            self.resend = False  # what was in flight before is all on its way again
         return changes, states
 
     def _settle(

@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from simperium_orm.orm import state
 from simperium_orm.orm.lookups import Predicate, Q
 from simperium_orm.orm.scan import load_one, load_page
-from simperium_orm.replica.sql import where_of
+from simperium_orm.replica.sql import index_paths, where_of
+from simperium_orm.replica.store import json_path
 
 if TYPE_CHECKING:
     from simperium_orm.client import Client
@@ -43,20 +44,42 @@ def get(store: Store, model: type[M], item: str, client: Client | None) -> M | N
     return fast if fast is not None else build(model, found, client)[0]
 
 
+def select_sql(
+    model: type[Model], qs: Sequence[Q], *, after: int = 0, limit: int | None = None
+) -> tuple[str, list[Any]]:
+    """The statement that reads (rowid, id, version, data) of the rows SQL keeps for ``qs``
+    stored after position ``after``, in stored order, and its parameters."""
+    where, params = where_of(model, qs)
+    # Without a condition an index serves, reading the bucket's rows in file order beats
+    # finding them through an index and sorting them ("+" keeps SQLite off the indexes).
+    bucket = "bucket" if any(path in where for path in indexed_paths(model)) else "+bucket"
+    sql = f"SELECT rowid, id, version, data FROM objects WHERE {bucket} = ? AND ({where})"
+    args: list[Any] = [model.bucket_name(), *params]
+    if after:  # only for a page walk: a range on the rowid would tempt the planner otherwise
+        sql += " AND rowid > ?"
+        args.append(after)
+    sql += " ORDER BY rowid"
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
+
+
+def indexed_paths(model: type[Model]) -> list[str]:
+    """The JSON paths of the fields the model's ``indexes`` names, as SQL conditions spell them."""
+    found = []
+    for steps in index_paths(model):
+        path = json_path(steps)
+        if path is not None:
+            found.append(f"'{path}'")
+    return found
+
+
 def rows(
     store: Store, model: type[Model], qs: Sequence[Q], *, after: int = 0, limit: int | None = None
 ) -> list[tuple[int, str, int, str]]:
     """(rowid, id, version, data) of the rows SQL keeps for ``qs``, from one snapshot."""
-    where, params = where_of(model, qs)
-    sql = (
-        "SELECT rowid, id, version, data FROM objects "
-        f"WHERE bucket = ? AND rowid > ? AND ({where}) ORDER BY rowid"
-    )
-    args: list[Any] = [model.bucket_name(), after, *params]
-    if limit is not None:
-        sql += " LIMIT ?"
-        args.append(limit)
-    return store.query(sql, args)
+    return store.query(*select_sql(model, qs, after=after, limit=limit))
 
 
 def build(

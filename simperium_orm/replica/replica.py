@@ -13,7 +13,6 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -31,6 +30,7 @@ from simperium_orm.replica.local import LocalBucket
 from simperium_orm.replica.lock import SyncLock
 from simperium_orm.replica.push import Push
 from simperium_orm.replica.queryset import LocalManager, LocalQuerySet
+from simperium_orm.replica.sql import index_paths
 from simperium_orm.replica.store import Event, Store
 from simperium_orm.replica.sync import BucketSync, Progress
 
@@ -125,7 +125,7 @@ class Replica:
             self._claimed = False
             self._claim(offline_ok=True)
             for model in models:
-                for steps in _index_paths(model):
+                for steps in index_paths(model):
                     self.store.ensure_index(model.bucket_name(), steps)
         except BaseException:
             self.store.close()
@@ -485,15 +485,3 @@ class Replica:
         if name not in self.models:
             raise ReplicaError(f"this replica does not mirror {model.__name__}'s bucket {name!r}")
         return self.models[name]
-
-
-def _index_paths(model: type[Model]) -> Sequence[tuple[str, ...]]:
-    """The stored key paths of the fields named in the model's ``indexes``."""
-    from simperium_orm.orm.lookups import resolve_path
-
-    paths = []
-    for name in getattr(model, "__indexes__", ()):
-        path = resolve_path(model, name.split("__"), f"indexes ({name!r})")
-        wire = {v: k for k, v in state.wire_keys(model).items()}
-        paths.append((wire.get(path.steps[0], path.steps[0]), *path.steps[1:]))
-    return paths

@@ -21,7 +21,7 @@ from simperium_orm.orm.fieldtypes import STR, kinds_of
 from simperium_orm.orm.lookups import FieldPath, Q, coerce, resolve_path, split_lookup
 from simperium_orm.replica.store import json_path
 
-__all__ = ["Condition", "where_of"]
+__all__ = ["Condition", "index_paths", "where_of"]
 
 #: SQL text and its parameters.
 Condition = tuple[str, list[Any]]
@@ -141,3 +141,14 @@ def _lookup(model: type[BaseModel], key: str, value: Any) -> Condition | None:
             return f"instr({column}, ?) > 0", [value]
         return f"substr({column}, -?) = ?", [len(value), value]
     return None
+
+
+def index_paths(model: type[BaseModel]) -> list[tuple[str, ...]]:
+    """The stored key paths of the fields named in the model's ``indexes``."""
+    paths = []
+    for name in getattr(model, "__indexes__", ()):
+        path = resolve_path(model, name.split("__"), f"indexes ({name!r})")
+        keys = _stored_keys(model, path.steps)
+        if keys is not None:
+            paths.append(tuple(keys))
+    return paths
