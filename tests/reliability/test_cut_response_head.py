@@ -18,6 +18,7 @@ import pytest
 import requests
 
 import simperium_orm as so
+import simperium_orm.core
 from simperium_orm.testing import SimperiumServer
 from simperium_orm.wire.transport import Transport
 from tests.support.fault_proxy import PASS, Fault, FaultProxy, schedule
