@@ -27,6 +27,7 @@ IO = {
     },
     so.Model: {"save", "delete", "refresh"},
     so.Client: {"close"},
+    so.Replica: {"flush", "close"},  # sync() is twinned by async_() (async is a keyword)
 }
 # The public methods that send nothing (building queries, reading local state, ...).
 LOCAL = {
@@ -66,8 +67,13 @@ def test_every_sync_io_method_has_its_async_twin(cls: type) -> None:
 def test_every_async_method_twins_a_sync_one(cls: type) -> None:
     members = public(cls)
     for name, fn in members.items():
-        if inspect.iscoroutinefunction(fn) and name.startswith("a"):
+        if inspect.iscoroutinefunction(fn) and name.startswith("a") and name != "async_":
             assert name[1:] in IO[cls], f"{cls.__name__}.{name} twins no sync I/O method"
+
+
+def test_the_replica_s_sync_has_its_twin() -> None:
+    assert inspect.iscoroutinefunction(so.Replica.async_)
+    assert params(so.Replica.async_) == params(so.Replica.sync)
 
 
 @pytest.mark.parametrize("cls", [Manager, QuerySet, so.Client], ids=lambda c: c.__name__)

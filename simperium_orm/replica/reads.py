@@ -88,9 +88,7 @@ def build(
     """Validated objects of stored rows, a page at a time. (Ids need no JSON escaping: the
     protocol's id pattern has no quote, backslash or control character.)"""
     body = (
-        '{"index":['
-        + ",".join(f'{{"id":"{i}","v":{v},"d":{d}}}' for _, i, v, d in chunk)
-        + "]}"
+        '{"index":[' + ",".join(f'{{"id":"{i}","v":{v},"d":{d}}}' for _, i, v, d in chunk) + "]}"
     ).encode()
     fast = load_page(model, body, client)
     if fast is not None:

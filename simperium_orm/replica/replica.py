@@ -7,6 +7,7 @@ does. Queries through ``Model.objects.using(replica)`` are answered from the fil
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import hashlib
 import json
@@ -364,6 +365,20 @@ class Replica:
             if deadline is not None and time.monotonic() >= deadline:
                 return False
             time.sleep(0.01 if self.running else 0.1)
+
+    # -- the async twin (the work runs in a worker thread: SQLite and the sync client block) --
+
+    async def async_(self) -> None:
+        """:meth:`sync` from a coroutine (``async`` is a keyword: PEP 8's trailing underscore)."""
+        await asyncio.to_thread(self.sync)
+
+    async def aflush(self, timeout: float | None = None) -> bool:
+        """:meth:`flush` from a coroutine."""
+        return await asyncio.to_thread(self.flush, timeout)
+
+    async def aclose(self, discard: bool = False) -> None:
+        """:meth:`close` from a coroutine."""
+        await asyncio.to_thread(self.close, discard)
 
     def _run_push(self, sync: BucketSync) -> None:
         push, failures = self._pushes[sync.name], 0

@@ -269,3 +269,17 @@ def test_an_empty_object_made_here_is_created_there(client: so.Client, tmp_path:
     assert bare.has_pending_writes and replica.flush(10)
     assert client.bucket("bare").fetch(bare.id or "").data == {}
     replica.close()
+
+
+def test_the_async_twins_of_a_replica(client: so.Client, tmp_path: Path) -> None:
+    import asyncio
+
+    async def main() -> None:
+        replica = so.Replica(str(tmp_path / "r.db"), Note, client=client)
+        await replica.async_()
+        Note(title="from a coroutine").save(using=replica)  # type: ignore[arg-type]
+        assert await replica.aflush(timeout=10)
+        await replica.aclose()
+
+    asyncio.run(main())
+    assert [d["title"] for _, d in on_server(client).values()] == ["from a coroutine"]
