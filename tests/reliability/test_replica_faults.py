@@ -6,15 +6,14 @@ is tried again; the replica ends equal to the server.
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from pathlib import Path
-from typing import Any
 
 import simperium_orm as so
 from simperium_orm.testing import SimperiumServer
 from tests.support.fault_proxy import FaultProxy, SeededFaults
+from tests.support.replica_support import Contents, in_replica, on_server
 from tests.support.server_process import ServerProcess
 
 
@@ -23,30 +22,21 @@ class Item(so.Model, bucket="items"):
     n: int = 0
 
 
-def mirrored(replica: so.Replica) -> dict[str, tuple[int, dict[str, Any]]]:
-    with replica.store.reading() as conn:
-        rows = conn.execute("SELECT id, version, data FROM objects")
-        return {i: (v, json.loads(d)) for i, v, d in rows}
+def mirrored(replica: so.Replica) -> Contents:
+    return in_replica(replica)
 
 
-def on_server(client: so.Client) -> dict[str, tuple[int, dict[str, Any]]]:
-    out: dict[str, tuple[int, dict[str, Any]]] = {}
-    mark = None
-    while True:
-        page = client.bucket("items").index(data=True, mark=mark, limit=1000)
-        out.update({e["id"]: (e["v"], e["d"]) for e in page["index"]})
-        mark = page.get("mark")
-        if not mark:
-            return out
+def on_server_items(client: so.Client) -> Contents:
+    return on_server(client, "items")
 
 
 def wait_equal(replica: so.Replica, client: so.Client, timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if mirrored(replica) == on_server(client):
+        if mirrored(replica) == on_server_items(client):
             return
         time.sleep(0.05)
-    assert mirrored(replica) == on_server(client)
+    assert mirrored(replica) == on_server_items(client)
 
 
 def test_cut_connections_during_the_first_sync_are_reported_and_ridden_out(

@@ -13,7 +13,6 @@
 
 from __future__ import annotations
 
-import json
 import random
 import subprocess
 import sys
@@ -27,6 +26,7 @@ import pytest
 import simperium_orm as so
 from simperium_orm.replica import push
 from tests.support.fault_proxy import FaultProxy, SeededFaults
+from tests.support.replica_support import Contents, in_replica, on_server
 from tests.support.replica_writer_child import Item
 from tests.support.server_process import ServerProcess
 
@@ -41,22 +41,15 @@ def child(mode: str, url: str, token: str, path: str, n: int = 0) -> subprocess.
     )
 
 
-def on_server(client: so.Client) -> dict[str, tuple[int, dict[str, Any]]]:
-    out: dict[str, tuple[int, dict[str, Any]]] = {}
-    mark = None
-    while True:
-        page = client.bucket("items").index(data=True, mark=mark, limit=1000)
-        out.update({e["id"]: (e["v"], e["d"]) for e in page["index"]})
-        mark = page.get("mark")
-        if not mark:
-            return out
+def on_server_items(client: so.Client) -> Contents:
+    return on_server(client, "items")
 
 
 def mirrored(path: str, client: so.Client) -> dict[str, tuple[int, dict[str, Any]]]:
     replica = so.Replica(path, Item, client=client)
-    rows = replica.store.query("SELECT id, version, data FROM objects")
+    found = in_replica(replica)
     replica.close(discard=True)
-    return {i: (v, json.loads(d)) for i, v, d in rows}
+    return found
 
 
 def new_user(url: str) -> tuple[str, so.Client]:
@@ -92,7 +85,7 @@ def run_saves(tmp_path: Path, saves: int) -> None:
         server.start()
         pusher = child("push", server.url, token, path)
         assert pusher.communicate(timeout=120)[0].strip() == "done"
-        stored = on_server(client)
+        stored = on_server_items(client)
     assert returned <= set(stored) == {f"w{k}" for k in range(saves)}
     assert all(
         v == 1 and d == {"k": int(i[1:]), "text": f"saved {i[1:]}"} for i, (v, d) in stored.items()
@@ -119,7 +112,7 @@ def run_push_kills(tmp_path: Path, changes: int, kills: int) -> None:
             proc.wait()
         final = child("push", server.url, token, path)
         assert final.communicate(timeout=120)[0].strip() == "done"
-        stored = on_server(client)
+        stored = on_server_items(client)
         assert mirrored(path, client) == stored
     assert set(stored) == {f"p{k}" for k in range(changes)}
     assert all(v == 1 for v, _ in stored.values()), "a change was applied twice"
@@ -159,7 +152,7 @@ def test_a_push_through_cut_connections_applies_each_change_once(
             assert replica.pending() == []
             replica.close()
             assert proxy.stats.cut_rate > 0.05
-        stored = on_server(direct)
+        stored = on_server_items(direct)
     assert set(stored) == {f"c{k}" for k in range(1000)}
     assert all(v == 1 for v, _ in stored.values())
 
@@ -197,7 +190,7 @@ def test_two_replicas_edit_the_same_100_objects_offline_and_converge(
         order = ["a", "b", "a", "b"] if first == "a" else ["b", "a", "b", "a"]
         for name in order:
             assert replicas[name].flush(timeout=30)
-        stored = on_server(client)
+        stored = on_server_items(client)
         for name in "ab":
             assert mirrored_of(replicas[name]) == stored
             replicas[name].close()
@@ -206,6 +199,5 @@ def test_two_replicas_edit_the_same_100_objects_offline_and_converge(
         assert data == {"k": k + 1000, "text": f"A line one {k}\nline two {k}\nB\n"}, data
 
 
-def mirrored_of(replica: so.Replica) -> dict[str, tuple[int, dict[str, Any]]]:
-    rows = replica.store.query("SELECT id, version, data FROM objects")
-    return {i: (v, json.loads(d)) for i, v, d in rows}
+def mirrored_of(replica: so.Replica) -> Contents:
+    return in_replica(replica)

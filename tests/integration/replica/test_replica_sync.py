@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from simperium_orm.testing import SimperiumServer
 from simperium_orm.wire.http import Sender
 from simperium_orm.wire.request import Request, Response
 from simperium_orm.wire.transport import Transport
+from tests.support.replica_support import Contents, in_replica, on_server
 
 
 class Note(so.Model, bucket="notes"):
@@ -81,22 +81,12 @@ class Counting:
         self.inner.close()
 
 
-def server_state(client: so.Client) -> dict[str, tuple[int, dict[str, Any]]]:
-    out: dict[str, tuple[int, dict[str, Any]]] = {}
-    mark = None
-    bucket = client.bucket("notes")
-    while True:
-        page = bucket.index(data=True, mark=mark, limit=1000)
-        out.update({e["id"]: (e["v"], e["d"]) for e in page["index"]})
-        mark = page.get("mark")
-        if not mark:
-            return out
+def server_state(client: so.Client) -> Contents:
+    return on_server(client, "notes")
 
 
-def replica_state(replica: Replica) -> dict[str, tuple[int, dict[str, Any]]]:
-    with replica.store.reading() as conn:
-        rows = conn.execute("SELECT id, version, data FROM objects WHERE bucket = 'notes'")
-        return {i: (v, json.loads(d)) for i, v, d in rows}
+def replica_state(replica: Replica) -> Contents:
+    return in_replica(replica, "notes")
 
 
 @pytest.fixture
