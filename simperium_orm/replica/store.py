@@ -526,6 +526,18 @@ class Store:
             )
         return name
 
+    def drop_indexes(self, conn: sqlite3.Connection, bucket: str) -> list[str]:
+        """Drop the bucket's expression indexes; the statements that make them again."""
+        prefix = "ix_" + re.sub(r"[^A-Za-z0-9_]", "_", f"{bucket}__")
+        found = conn.execute(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'objects' "
+            "AND substr(name, 1, ?) = ?",
+            (len(prefix), prefix),
+        ).fetchall()
+        for name, _ in found:
+            conn.execute(f'DROP INDEX "{name}"')
+        return [sql for _, sql in found]
+
     # -- pending signals ----------------------------------------------------------------------
 
     def add_event(

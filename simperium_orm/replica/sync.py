@@ -148,6 +148,20 @@ class BucketSync:
         """The first index (or one a crash interrupted): pages stored as SQLite parses them."""
         with self.store.writing() as conn:
             self.store.forget_unsent(conn, self.name)  # what an interrupted index left
+            # An empty bucket's indexes are built once at the end: far cheaper than keeping
+            # them up to date object by object (they come back even if this index fails).
+            empty = not self.store.count(conn, self.name)
+            rebuild = self.store.drop_indexes(conn, self.name) if empty else []
+        try:
+            current, seen = self._walk_first()
+        finally:
+            if rebuild:
+                with self.store.writing() as conn:
+                    for sql in rebuild:
+                        conn.execute(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
+        self._finish(current, seen, reindex=False)
+
+    def _walk_first(self) -> tuple[str | None, set[str]]:
         seen: set[str] = set()
         current: str | None = None
         for head, raw in self._walk(parsed=False):
@@ -160,7 +174,7 @@ class BucketSync:
                     self._keep_local(conn, *entry)
             if self.progress is not None:
                 self.progress(self.name, len(seen), False)
-        self._finish(current, seen, reindex=False)
+        return current, seen
 
     def _finish(self, current: str | None, seen: set[str], *, reindex: bool) -> None:
         with self.store.writing() as conn:
