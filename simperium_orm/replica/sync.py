@@ -152,8 +152,9 @@ class BucketSync:
             # them up to date object by object (they come back even if this index fails).
             empty = not self.store.count(conn, self.name)
             rebuild = self.store.drop_indexes(conn, self.name) if empty else []
+            self.store.clear_stage(conn)
         try:
-            current, seen = self._walk_first()
+            current, seen = self._walk_first(staged=empty)
         finally:
             if rebuild:
                 with self.store.writing() as conn:
@@ -161,19 +162,27 @@ class BucketSync:
                         conn.execute(sql.replace("CREATE INDEX", "CREATE INDEX IF NOT EXISTS", 1))
         self._finish(current, seen, reindex=False)
 
-    def _walk_first(self) -> tuple[str | None, set[str]]:
+    def _walk_first(self, *, staged: bool) -> tuple[str | None, set[str]]:
+        """The walk of a first index; ``staged``: the bucket is empty, so the pages are kept
+        aside and stored in id order at the end (in one transaction with nothing else)."""
         seen: set[str] = set()
         current: str | None = None
         for head, raw in self._walk(parsed=False):
             current = current or head
             with self.store.writing() as conn:
                 local = {i for _, i in self.store.pending(conn, self.name)}
-                seen.update(self.store.put_page(conn, self.name, raw))
+                if staged:
+                    seen.update(self.store.stage_page(conn, raw))
+                else:
+                    seen.update(self.store.put_page(conn, self.name, raw))
                 for entry in _entries_of(raw, local):
                     seen.add(entry[0])
                     self._keep_local(conn, *entry)
             if self.progress is not None:
                 self.progress(self.name, len(seen), False)
+        if staged:
+            with self.store.writing() as conn:
+                self.store.unstage(conn, self.name)
         return current, seen
 
     def _finish(self, current: str | None, seen: set[str], *, reindex: bool) -> None:
