@@ -17,7 +17,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from simperium_orm import signals
 from simperium_orm.client import Client, default_client
 from simperium_orm.errors import (
     BadRequest,
@@ -31,6 +30,7 @@ from simperium_orm.replica.local import LocalBucket
 from simperium_orm.replica.lock import SyncLock
 from simperium_orm.replica.push import Push
 from simperium_orm.replica.queryset import LocalManager, LocalQuerySet
+from simperium_orm.replica.signalling import emit, report
 from simperium_orm.replica.sql import index_paths
 from simperium_orm.replica.store import Event, Store
 from simperium_orm.replica.sync import BucketSync, Progress
@@ -431,46 +431,11 @@ class Replica:
 
     def _emit(self, event: Event) -> None:
         model = self.models.get(event.bucket)
-        if model is None:
-            return
-        kwargs: dict[str, Any] = {"change": event.change, "userid": None}
-        if event.kind == "rejected":
-            signal = signals.sync_rejected
-            kwargs = {"id": event.id, "error": event.change.get("error", "refused")}
-            kwargs["instance"] = (
-                None if event.data is None else self.load(model, event.id, 0, event.data)
-            )
-        elif event.kind == "deleted":
-            signal = signals.remote_deleted
-            kwargs["id"] = event.id
-        else:
-            signal = signals.remote_created if event.kind == "created" else signals.remote_updated
-            try:
-                kwargs["instance"] = self.load(model, event.id, event.version or 0, event.data)
-            except Exception as exc:  # data that does not fit the model
-                self._report(exc, event.change)
-                return
-            if event.kind == "updated":
-                wire = state.wire_keys(model)
-                kwargs["changed_fields"] = {wire.get(k, k) for k in event.fields or ()}
-        for receiver in list(signal.receivers_for(model)):
-            try:
-                receiver(model, **kwargs)
-            except Exception as exc:
-                self._report(exc, event.change)
+        if model is not None:
+            emit(self, model, event)
 
     def _report(self, error: BaseException, change: dict[str, Any] | None = None) -> None:
-        receivers = list(signals.listener_error.receivers_for(self))
-        if not receivers:
-            if isinstance(error, TransportError):
-                log.warning("replica: %s", error)
-            else:
-                log.warning("replica error: %s", error, exc_info=error)
-        for receiver in receivers:
-            try:
-                receiver(self, error=error, change=change)
-            except Exception:
-                log.exception("a listener_error receiver failed")
+        report(self, error, change)
 
     # -- objects ------------------------------------------------------------------------------
 

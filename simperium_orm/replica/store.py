@@ -23,20 +23,22 @@ lock. ``":memory:"`` keeps everything in one connection of this process.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
-import re
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from simperium_orm.errors import ReplicaError, ReplicaMismatch
+from simperium_orm.replica.events import Event, EventTables
+from simperium_orm.replica.indexing import IndexTables
+from simperium_orm.replica.queue import Queued, QueueTables
+from simperium_orm.replica.store_json import dumps, json_path
 
-__all__ = ["ObjectRow", "Store", "dumps", "json_path"]
+__all__ = ["Event", "ObjectRow", "Queued", "Store", "dumps", "json_path"]
 
 SCHEMA_VERSION = "1"
 
@@ -87,24 +89,6 @@ CREATE TABLE IF NOT EXISTS rejected (
 );
 """
 
-_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-
-
-def dumps(value: Any) -> str:
-    """An object's data as the file keeps it: compact JSON text (NaN and infinity refused)."""
-    return _ENCODER.encode(value)
-
-
-# Keys that can stand in a JSON path unquoted-safe; others are filtered in Python.
-_PLAIN_KEY = re.compile(r"[A-Za-z0-9_]{1,128}")
-
-
-def json_path(steps: Sequence[str]) -> str | None:
-    """The SQLite JSON path of a key path (``$."a"."b"``), or None when a key cannot be one."""
-    if not all(_PLAIN_KEY.fullmatch(step) for step in steps):
-        return None
-    return "$" + "".join(f'."{step}"' for step in steps)
-
 
 @dataclass(frozen=True)
 class ObjectRow:
@@ -121,32 +105,7 @@ class ObjectRow:
         return self.data if self.ghost is None else self.ghost
 
 
-@dataclass(frozen=True)
-class Queued:
-    """A local change waiting for the server's acknowledgement."""
-
-    id: str
-    ccid: str
-    op: str  # "M" or "-"
-    sent: bool
-    again: bool = False  # changed again while in flight: send once the server took it
-
-
-@dataclass(frozen=True)
-class Event:
-    """A remote version applied and not yet signalled."""
-
-    seq: int
-    bucket: str
-    id: str
-    version: int | None
-    kind: str  # "created", "updated", "deleted"
-    fields: list[str] | None
-    change: dict[str, Any]
-    data: str | None
-
-
-class Store:
+class Store(QueueTables, IndexTables, EventTables):
     """The replica's file. Reads run in one snapshot each; writes in one transaction each."""
 
     def __init__(self, path: str | os.PathLike[str], *, create: bool = True) -> None:
@@ -392,146 +351,6 @@ class Store:
             (bucket, item, version, data, stored_ghost),
         )
 
-    # -- the queue of local changes -----------------------------------------------------------
-
-    def queued(self, conn: sqlite3.Connection, bucket: str, item: str) -> Queued | None:
-        row = conn.execute(
-            "SELECT id, ccid, op, sent FROM queue WHERE bucket = ? AND id = ?", (bucket, item)
-        ).fetchone()
-        return None if row is None else Queued(row[0], row[1], row[2], bool(row[3]), row[3] == 2)
-
-    def enqueue(self, conn: sqlite3.Connection, bucket: str, item: str, op: str, ccid: str) -> None:
-        """Queue a local change; one not yet sent keeps its ccid (the push sends the latest
-        state), one in flight is marked to be sent again after its acknowledgement."""
-        found = self.queued(conn, bucket, item)
-        if found is None:
-            conn.execute(
-                "INSERT INTO queue (bucket, id, ccid, op, sent, created) VALUES (?, ?, ?, ?, 0, ?)",
-                (bucket, item, ccid, op, time.time()),
-            )
-        elif found.sent:
-            conn.execute(
-                "UPDATE queue SET op = ?, sent = 2 WHERE bucket = ? AND id = ?", (op, bucket, item)
-            )
-        else:
-            conn.execute("UPDATE queue SET op = ? WHERE bucket = ? AND id = ?", (op, bucket, item))
-
-    def requeue(self, conn: sqlite3.Connection, bucket: str, item: str, ccid: str) -> None:
-        """Send the object's change again, as a new change (``ccid``)."""
-        conn.execute(
-            "UPDATE queue SET ccid = ?, sent = 0 WHERE bucket = ? AND id = ?", (ccid, bucket, item)
-        )
-
-    def dequeue(self, conn: sqlite3.Connection, bucket: str, item: str) -> None:
-        conn.execute("DELETE FROM queue WHERE bucket = ? AND id = ?", (bucket, item))
-
-    def mark_sent(self, conn: sqlite3.Connection, bucket: str, items: Iterable[str]) -> None:
-        conn.executemany(
-            "UPDATE queue SET sent = 1 WHERE bucket = ? AND id = ? AND sent = 0",
-            ((bucket, item) for item in items),
-        )
-
-    def to_send(
-        self, conn: sqlite3.Connection, bucket: str, limit: int, *, in_flight: bool = False
-    ) -> list[Queued]:
-        """Changes to send: those never sent, and with ``in_flight`` those sent and not yet
-        acknowledged (sent again with the same ccid, after a crash or a failure)."""
-        states = "(0, 1)" if in_flight else "(0)"
-        rows = conn.execute(
-            f"SELECT id, ccid, op, sent FROM queue WHERE bucket = ? AND sent IN {states} "
-            "ORDER BY created LIMIT ?",
-            (bucket, limit),
-        ).fetchall()
-        return [Queued(i, c, o, bool(s)) for i, c, o, s in rows]
-
-    def pending(self, conn: sqlite3.Connection, bucket: str | None = None) -> list[tuple[str, str]]:
-        """(bucket, id) of every object with a local change not yet acknowledged."""
-        if bucket is None:
-            return conn.execute("SELECT bucket, id FROM queue ORDER BY created").fetchall()
-        return conn.execute(
-            "SELECT bucket, id FROM queue WHERE bucket = ? ORDER BY created", (bucket,)
-        ).fetchall()
-
-    def reject(
-        self,
-        conn: sqlite3.Connection,
-        bucket: str,
-        item: str,
-        op: str,
-        data: str | None,
-        status: int | None,
-        error: str,
-    ) -> None:
-        """Keep a refused local change aside and drop it from the queue."""
-        conn.execute(
-            "INSERT INTO rejected (bucket, id, op, data, status, error, at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (bucket, item, op, data, status, error, time.time()),
-        )
-        self.dequeue(conn, bucket, item)
-
-    def rejected(self) -> list[tuple[str, str, str, str | None, int | None, str, float]]:
-        with self.reading() as conn:
-            return conn.execute(
-                "SELECT bucket, id, op, data, status, error, at FROM rejected ORDER BY seq"
-            ).fetchall()
-
-    def put_page(self, conn: sqlite3.Connection, bucket: str, page: str) -> list[str]:
-        """Store the objects of an index page's JSON text as ghosts and local states, parsed by
-        SQLite itself (``json_each``); objects with local changes are left alone. The ids
-        stored."""
-        stored = conn.execute(
-            "INSERT INTO objects (bucket, id, version, data, ghost) "
-            "SELECT ?, json_extract(value, '$.id'), json_extract(value, '$.v'), "
-            "COALESCE(json_extract(value, '$.d'), '{}'), NULL "
-            "FROM json_each(?, '$.index') WHERE true "
-            "ON CONFLICT (bucket, id) DO UPDATE SET version = excluded.version, "
-            "data = excluded.data, ghost = NULL "
-            "WHERE objects.id NOT IN (SELECT id FROM queue WHERE bucket = objects.bucket) "
-            "RETURNING id",
-            (bucket, page),
-        )
-        return [str(row[0]) for row in stored]
-
-    def clear_stage(self, conn: sqlite3.Connection) -> None:
-        """Forget what an index that failed midway kept aside."""
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS stage (id TEXT NOT NULL, v INTEGER, d TEXT NOT NULL)"
-        )
-        conn.execute("DELETE FROM temp.stage")
-
-    def stage_page(self, conn: sqlite3.Connection, page: str) -> list[str]:
-        """Keep an index page's objects aside (a temporary table, in arrival order) until
-        :meth:`unstage`: a B-tree takes them far faster sorted by id than as they come."""
-        stored = conn.execute(
-            "INSERT INTO temp.stage (id, v, d) SELECT json_extract(value, '$.id'), "
-            "json_extract(value, '$.v'), COALESCE(json_extract(value, '$.d'), '{}') "
-            "FROM json_each(?, '$.index') RETURNING id",
-            (page,),
-        )
-        return [str(row[0]) for row in stored]
-
-    def unstage(self, conn: sqlite3.Connection, bucket: str) -> None:
-        """Store the staged objects in id order (the newest version of an id seen twice);
-        objects with local changes are left to the caller."""
-        conn.execute(
-            "INSERT INTO objects (bucket, id, version, data, ghost) "
-            "SELECT ?, id, v, d, NULL FROM temp.stage "
-            "WHERE id NOT IN (SELECT id FROM queue WHERE bucket = ?) ORDER BY id, v "
-            "ON CONFLICT (bucket, id) DO UPDATE SET version = excluded.version, "
-            "data = excluded.data, ghost = NULL WHERE excluded.version > objects.version",
-            (bucket, bucket),
-        )
-        conn.execute("DELETE FROM temp.stage")
-
-    def forget_unsent(self, conn: sqlite3.Connection, bucket: str) -> None:
-        """Drop a bucket's objects that have no local change (before indexing it anew)."""
-        conn.execute(
-            "DELETE FROM objects WHERE bucket = ? AND id NOT IN "
-            "(SELECT id FROM queue WHERE bucket = ?)",
-            (bucket, bucket),
-        )
-
     def remove(self, conn: sqlite3.Connection, bucket: str, item: str) -> None:
         conn.execute("DELETE FROM objects WHERE bucket = ? AND id = ?", (bucket, item))
 
@@ -541,84 +360,3 @@ class Store:
     def count(self, conn: sqlite3.Connection, bucket: str) -> int:
         row = conn.execute("SELECT COUNT(*) FROM objects WHERE bucket = ?", (bucket,)).fetchone()
         return int(row[0])
-
-    # -- indexes ------------------------------------------------------------------------------
-
-    def ensure_index(self, bucket: str, steps: Sequence[str]) -> str | None:
-        """An expression index on the value at ``steps`` in ``bucket``'s objects; its name."""
-        path = json_path(steps)
-        if path is None:
-            return None
-        name = "ix_" + re.sub(r"[^A-Za-z0-9_]", "_", f"{bucket}__{'__'.join(steps)}")
-        with self.writing() as conn:
-            conn.execute(
-                f'CREATE INDEX IF NOT EXISTS "{name}" ON objects '
-                f"(bucket, json_extract(data, '{path}'))"
-            )
-        return name
-
-    def drop_indexes(self, conn: sqlite3.Connection, bucket: str) -> list[str]:
-        """Drop the bucket's expression indexes; the statements that make them again."""
-        prefix = "ix_" + re.sub(r"[^A-Za-z0-9_]", "_", f"{bucket}__")
-        found = conn.execute(
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'objects' "
-            "AND substr(name, 1, ?) = ?",
-            (len(prefix), prefix),
-        ).fetchall()
-        for name, _ in found:
-            conn.execute(f'DROP INDEX "{name}"')
-        return [sql for _, sql in found]
-
-    # -- pending signals ----------------------------------------------------------------------
-
-    def add_event(
-        self,
-        conn: sqlite3.Connection,
-        bucket: str,
-        item: str,
-        version: int | None,
-        kind: str,
-        fields: Iterable[str] | None,
-        change: Mapping[str, Any],
-        data: str | None,
-    ) -> None:
-        conn.execute(
-            "INSERT INTO events (bucket, id, version, kind, fields, change, data) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                bucket,
-                item,
-                version,
-                kind,
-                None if fields is None else json.dumps(sorted(fields)),
-                json.dumps(change, separators=(",", ":")),
-                data,
-            ),
-        )
-
-    def events(self, bucket: str, limit: int = 1000) -> list[Event]:
-        """A bucket's oldest pending signals, in the order their versions were applied."""
-        with self.reading() as conn:
-            rows = conn.execute(
-                "SELECT seq, bucket, id, version, kind, fields, change, data FROM events "
-                "WHERE bucket = ? ORDER BY seq LIMIT ?",
-                (bucket, limit),
-            ).fetchall()
-        return [
-            Event(
-                seq,
-                bucket,
-                item,
-                version,
-                kind,
-                None if f is None else json.loads(f),
-                json.loads(change),
-                data,
-            )
-            for seq, bucket, item, version, kind, f, change, data in rows
-        ]
-
-    def done(self, seq: int) -> None:
-        """The signal of event ``seq`` was sent."""
-        with self.writing() as conn:
-            conn.execute("DELETE FROM events WHERE seq = ?", (seq,))
