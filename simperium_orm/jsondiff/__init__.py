@@ -27,6 +27,7 @@ from ..errors import InvalidDiff
 from ..protocol import MISSING
 from . import ops as _ad
 from . import text as _td
+from . import textmerge as _tm
 from .ops import json_equal
 
 __all__ = [
@@ -313,9 +314,9 @@ def _merge_lists(base: list[Any], a: dict[str, Any], b: dict[str, Any], path: st
     return merged
 
 
-def _merge_text(base: str, a: str, b: str, path: str) -> _td.Merge:
+def _merge_text(base: str, a: str, b: str, path: str) -> _tm.Merge:
     try:
-        return _td.transform(base, a, b)
+        return _tm.transform(base, a, b)
     except _td.DeltaError as exc:
         raise _ad.fail(path, str(exc)) from None
 
