@@ -9,9 +9,10 @@ Used exactly as the official Python docs show::
     todo_id = api.todo.new({"title": "milk"})
     api.todo.get(todo_id)
 
-Differences from the official client: failures raise typed errors from
-:mod:`simperium_orm.errors` instead of returning ``None``; every ``Api`` shares one pooled
-connection and one ``clientid`` across its buckets; retries reuse the change's ``ccid``.
+Differences from the official client (Simperium3 0.1.5): failures raise typed errors from
+:mod:`simperium_orm.errors` instead of raw ``requests`` errors; every ``Api`` is a skin over one
+:class:`~simperium_orm.Client`, so its buckets share one pooled connection and one ``clientid``;
+requests have timeouts, and retries reuse the change's ``ccid``.
 """
 
 from __future__ import annotations

@@ -322,6 +322,13 @@ class Replica:
         with self.store.reading() as conn:
             return self.store.queued(conn, model.bucket_name(), item) is not None
 
+    def _anything_pending(self) -> bool:
+        """Whether any mirrored bucket has a queued change (one cheap query, no objects)."""
+        names = list(self.models)
+        marks = ", ".join("?" * len(names))
+        found = self.store.query(f"SELECT 1 FROM queue WHERE bucket IN ({marks}) LIMIT 1", names)
+        return bool(found)
+
     def pending(self) -> list[Pending]:
         """The objects with local changes not yet acknowledged, oldest first."""
         out = []
@@ -360,7 +367,7 @@ class Replica:
                         return False
             else:
                 self.wake()
-            if not self.pending():
+            if not self._anything_pending():
                 return True
             if deadline is not None and time.monotonic() >= deadline:
                 return False

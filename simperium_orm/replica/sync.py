@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from simperium_orm import jsondiff
 from simperium_orm.errors import InvalidDiff, NotFound, ProtocolError
-from simperium_orm.orm.scan import PageReader
+from simperium_orm.orm.scan import PageReader, tail_mark
 from simperium_orm.protocol import ZERO_CV, new_ccid
 from simperium_orm.replica.store import ObjectRow, Queued, dumps
 from simperium_orm.wire.bucket import parse_index
@@ -198,17 +198,22 @@ class BucketSync:
         bucket, mark = self.bucket, None
         reader = PageReader(lambda at: bucket.index_raw(data=True, mark=at, limit=_PAGE))
         try:
+            first = True
             while True:
                 raw = reader.take(mark)
-                page = parse_index(raw)
-                head = page.get("current")
+                following = None if parsed else tail_mark(raw)
+                page: dict[str, Any] | None = None
+                if following is None or first:  # JSON parsed here only when it must be
+                    page = parse_index(raw)
+                    following = page.get("mark") or None
+                head = None if page is None else page.get("current")
                 yield (
                     (head if isinstance(head, str) and head else None),
                     (page if parsed else raw.decode("utf-8")),
                 )
-                mark = page.get("mark") or None
-                if mark is None or not page["index"]:
+                if following is None or (page is not None and not page["index"]):
                     return
+                mark, first = following, False
         finally:
             reader.close()
 
@@ -424,9 +429,3 @@ def _entries_of(raw: str, wanted: set[str]) -> list[tuple[str, int, str]]:
         for e in page["index"]
         if str(e["id"]) in wanted
     ]
-
-
-def _current(raw: bytes) -> str | None:
-    """A page's ``current`` (read only from a walk's first page)."""
-    found = parse_index(raw).get("current")
-    return found if isinstance(found, str) else None
