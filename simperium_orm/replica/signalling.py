@@ -7,9 +7,13 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from simperium_orm import signals
 from simperium_orm.errors import TransportError
+from simperium_orm.listen.feed import RemoteEvent
+from simperium_orm.listen.listener import signal_of
 from simperium_orm.orm import state
 
 if TYPE_CHECKING:
+    from blinker import Signal
+
     from simperium_orm.orm.model import Model
     from simperium_orm.replica.store import Event
 
@@ -27,27 +31,37 @@ log = logging.getLogger("simperium_orm.replica")
 
 def emit(replica: Replica, model: type[Model], event: Event) -> None:
     """Send an applied version's signal (or a refusal's) to each receiver; a failing
-    receiver is reported through ``listener_error``, never fatal."""
-    kwargs: dict[str, Any] = {"change": event.change, "userid": None}
+    receiver is reported through ``listener_error``, never fatal. Remote versions are sent as
+    the listener sends them (one rule: ``listen.listener.signal_of``)."""
+    signal: Signal
     if event.kind == "rejected":
         signal = signals.sync_rejected
-        kwargs = {"id": event.id, "error": event.change.get("error", "refused")}
-        kwargs["instance"] = (
-            None if event.data is None else replica.load(model, event.id, 0, event.data)
-        )
-    elif event.kind == "deleted":
-        signal = signals.remote_deleted
-        kwargs["id"] = event.id
+        instance = None if event.data is None else replica.load(model, event.id, 0, event.data)
+        kwargs = {
+            "id": event.id,
+            "error": event.change.get("error", "refused"),
+            "instance": instance,
+        }
     else:
-        signal = signals.remote_created if event.kind == "created" else signals.remote_updated
-        try:
-            kwargs["instance"] = replica.load(model, event.id, event.version or 0, event.data)
-        except Exception as exc:  # data that does not fit the model
-            report(replica, exc, event.change)
-            return
-        if event.kind == "updated":
-            wire = state.wire_keys(model)
-            kwargs["changed_fields"] = {wire.get(k, k) for k in event.fields or ()}
+        instance = None
+        if event.kind != "deleted":
+            try:
+                instance = replica.load(model, event.id, event.version or 0, event.data)
+            except Exception as exc:  # data that does not fit the model
+                report(replica, exc, event.change)
+                return
+        wire = state.wire_keys(model)
+        changed = frozenset(wire.get(k, k) for k in event.fields or ())
+        remote = RemoteEvent(
+            event.kind,  # type: ignore[arg-type]  # created, updated or deleted here
+            model,
+            event.id,
+            event.version,
+            instance,
+            changed,
+            event.change,
+        )
+        signal, kwargs = signal_of(remote)
     for receiver in list(signal.receivers_for(model)):
         try:
             receiver(model, **kwargs)
